@@ -1,0 +1,3 @@
+from velro_graphql.cli import main
+
+raise SystemExit(main())

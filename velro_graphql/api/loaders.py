@@ -1,0 +1,63 @@
+"""Per-request DataLoaders: one batched statement per level, whatever the number of items."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+from aiodataloader import DataLoader
+
+from velro_graphql.db.session import Queryable
+from velro_graphql.entities import Generation, Output, Page
+from velro_graphql.services import generations, projects, users
+
+# (project id, first, after) -> that project's page of generations
+ProjectPageKey = tuple[UUID, int | None, str | None]
+Fetch = Callable[[Queryable, UUID, list[UUID]], Awaitable[Sequence[Any]]]
+
+
+class Loaders:
+    """The loaders of one operation (or one subscription event), named `<thing>_by_<key>`."""
+
+    def __init__(self, conn: Queryable, user_id: UUID) -> None:
+        self.profile_by_id = DataLoader(partial(_profiles, conn))
+        self.project_by_id = DataLoader(partial(_by_id, projects.get_projects, conn, user_id))
+        self.generation_by_id = DataLoader(
+            partial(_by_id, generations.get_generations, conn, user_id)
+        )
+        self.outputs_by_generation = DataLoader(partial(_outputs, conn, user_id))
+        self.generations_by_project = DataLoader(partial(_project_pages, conn, user_id))
+
+
+async def _by_id(fetch: Fetch, conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[Any]:
+    found = {item.id: item for item in await fetch(conn, user_id, list(ids))}
+    return [found.get(id_) for id_ in ids]
+
+
+async def _profiles(conn: Queryable, ids: list[UUID]) -> list[Any]:
+    found = {p.id: p for p in await users.get_profiles(conn, list(ids))}
+    return [found.get(id_) for id_ in ids]
+
+
+async def _outputs(conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[list[Output]]:
+    found = await generations.get_outputs(conn, user_id, list(ids))
+    return [found[id_] for id_ in ids]
+
+
+async def _project_pages(
+    conn: Queryable, user_id: UUID, keys: list[ProjectPageKey]
+) -> list[Page[Generation]]:
+    # Siblings usually ask with the same arguments: one statement per distinct (first, after).
+    groups: dict[tuple[int | None, str | None], list[UUID]] = defaultdict(list)
+    for project_id, first, after in keys:
+        groups[(first, after)].append(project_id)
+    pages: dict[ProjectPageKey, Page[Generation]] = {}
+    for (first, after), project_ids in groups.items():
+        found = await generations.list_by_projects(
+            conn, user_id, project_ids, first=first, after=after
+        )
+        pages.update({(p, first, after): page for p, page in found.items()})
+    return [pages[key] for key in keys]

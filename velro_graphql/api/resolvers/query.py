@@ -1,0 +1,130 @@
+"""The Query root: thin resolvers over the services."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import strawberry
+
+from velro_graphql.api.context import Context
+from velro_graphql.api.types.credit import CreditTransaction
+from velro_graphql.api.types.enums import GenerationStatus
+from velro_graphql.api.types.generation import Generation, load_generation
+from velro_graphql.api.types.model import Model
+from velro_graphql.api.types.project import Project
+from velro_graphql.api.types.relay import (
+    Connection,
+    Node,
+    connection_from,
+    expect_global_id,
+    from_global_id,
+)
+from velro_graphql.api.types.user import User, list_projects
+from velro_graphql.db.generations import Filter
+from velro_graphql.errors import NotFound
+from velro_graphql.services import credits, generations
+
+Info = strawberry.Info[Context]
+
+
+@strawberry.input
+class GenerationFilter:
+    status: GenerationStatus | None = None
+    project_id: strawberry.ID | None = None
+    model_id: str | None = None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in user.")
+    async def me(self, info: Info) -> User:
+        return await _me(info.context)
+
+    @strawberry.field(description="The model catalog, deprecated models included.")
+    def models(self, info: Info) -> list[Model]:
+        info.context.check_token()
+        provider = info.context.services.provider_name
+        return [Model.from_entity(m, provider=provider) for m in info.context.services.catalog]
+
+    @strawberry.field(description="The caller's projects, newest first.")
+    async def projects(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Project]:
+        return await list_projects(info.context, first=first, after=after)
+
+    @strawberry.field
+    async def project(self, info: Info, id: strawberry.ID) -> Project | None:
+        return await _project(info.context, expect_global_id(id, "Project"))
+
+    @strawberry.field
+    async def generation(self, info: Info, id: strawberry.ID) -> Generation | None:
+        return await _generation(info.context, expect_global_id(id, "Generation"))
+
+    @strawberry.field(description="The caller's generations, newest first.")
+    async def generations(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: GenerationFilter | None = None,
+    ) -> Connection[Generation]:
+        ctx = info.context
+        page = await generations.list_generations(
+            ctx.session, ctx.caller.user_id, first=first, after=after, filter_=_filter(filter)
+        )
+        return connection_from(page, Generation.from_entity, after=after is not None)
+
+    @strawberry.field(description="The caller's credit ledger, newest first.")
+    async def credit_transactions(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[CreditTransaction]:
+        ctx = info.context
+        page = await credits.list_transactions(
+            ctx.session, ctx.caller.user_id, first=first, after=after
+        )
+        return connection_from(page, CreditTransaction.from_entity, after=after is not None)
+
+    @strawberry.field(description="Any object by its global id.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, uuid = from_global_id(id)
+        ctx = info.context
+        if type_name == "Project":
+            return await _project(ctx, uuid)
+        if type_name == "Generation":
+            return await _generation(ctx, uuid)
+        if type_name == "User" and uuid == ctx.caller.user_id:
+            return await _me(ctx)
+        raise NotFound("No such object.", field="id")
+
+
+async def _me(context: Context) -> User:
+    profile = await context.loaders.profile_by_id.load(context.caller.user_id)
+    if profile is None:
+        raise NotFound("No profile for this user.")
+    return User.from_entity(profile)
+
+
+async def _generation(context: Context, id_: UUID) -> Generation:
+    found = await load_generation(context, id_)
+    if found is None:
+        raise NotFound("No such generation.", field="id")
+    return found
+
+
+async def _project(context: Context, id_: UUID) -> Project:
+    project = await context.loaders.project_by_id.load(id_)
+    if project is None:
+        raise NotFound("No such project.", field="id")
+    return Project.from_entity(project)
+
+
+def _filter(given: GenerationFilter | None) -> Filter:
+    if given is None:
+        return Filter()
+    return Filter(
+        status=given.status.value if given.status else None,
+        project_id=expect_global_id(given.project_id, "Project", field="filter.projectId")
+        if given.project_id
+        else None,
+        model_id=given.model_id,
+    )

@@ -1,0 +1,118 @@
+"""Generation: one request to one model, and what it produced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, cast
+from uuid import UUID
+
+import strawberry
+from strawberry.scalars import JSON
+
+from velro_graphql import entities
+from velro_graphql.api.types.enums import GenerationStatus
+from velro_graphql.api.types.model import Model
+from velro_graphql.api.types.relay import Node, to_global_id
+
+if TYPE_CHECKING:
+    from velro_graphql.api.context import Context
+    from velro_graphql.api.types.project import Project
+
+_Project = Annotated["Project", strawberry.lazy("velro_graphql.api.types.project")]
+
+
+@strawberry.type
+class LogLine:
+    message: str
+    at: datetime | None
+
+
+@strawberry.type
+class GenerationError:
+    code: str
+    message: str
+
+
+@strawberry.type
+class Generation(Node):
+    id: strawberry.ID
+    status: GenerationStatus
+    model_id: str
+    prompt: str
+    negative_prompt: str | None
+    parameters: JSON
+    cost: int = strawberry.field(description="Credits charged for this generation.")
+    provider: str = strawberry.field(description="The provider that ran it: fal or simulator.")
+    queue_position: int | None = strawberry.field(description="0 is next, while QUEUED.")
+    progress: float | None = strawberry.field(description="From 0 to 1 when known.")
+    logs: list[LogLine]
+    error: GenerationError | None
+    favorite: bool
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    updated_at: datetime
+    entity: strawberry.Private[entities.Generation]
+
+    @classmethod
+    def from_entity(cls, generation: entities.Generation) -> Generation:
+        g = generation
+        return cls(
+            id=to_global_id("Generation", g.id),
+            status=GenerationStatus(g.status),
+            model_id=g.model_id,
+            prompt=g.prompt,
+            negative_prompt=g.negative_prompt,
+            parameters=cast(JSON, g.parameters),
+            cost=g.cost,
+            provider=g.provider,
+            queue_position=g.queue_position,
+            progress=g.progress,
+            logs=[_log_line(line) for line in g.logs],
+            error=GenerationError(code=g.error_code, message=g.error_message or "")
+            if g.error_code
+            else None,
+            favorite=g.favorite,
+            created_at=g.created_at,
+            started_at=g.started_at,
+            completed_at=g.completed_at,
+            updated_at=g.updated_at,
+            entity=g,
+        )
+
+    @strawberry.field
+    async def project(self, info: strawberry.Info[Context]) -> _Project | None:
+        from velro_graphql.api.types.project import Project
+
+        if self.entity.project_id is None:
+            return None
+        project = await info.context.loaders.project_by_id.load(self.entity.project_id)
+        return Project.from_entity(project) if project else None
+
+    @strawberry.field(description="The generation this one varies or retries.")
+    async def parent(self, info: strawberry.Info[Context]) -> Generation | None:
+        return await load_generation(info.context, self.entity.parent_id)
+
+    @strawberry.field
+    def model(self, info: strawberry.Info[Context]) -> Model | None:
+        model = info.context.services.models_by_id.get(self.model_id)
+        return (
+            Model.from_entity(model, provider=info.context.services.provider_name)
+            if model
+            else None
+        )
+
+
+async def load_generation(context: Context, id_: UUID | None) -> Generation | None:
+    if id_ is None:
+        return None
+    found = await context.loaders.generation_by_id.load(id_)
+    return Generation.from_entity(found) if found else None
+
+
+def _log_line(line: dict[str, object]) -> LogLine:
+    at = line.get("at")
+    return LogLine(
+        message=str(line.get("message", "")),
+        at=datetime.fromisoformat(at) if isinstance(at, str) else None,
+    )

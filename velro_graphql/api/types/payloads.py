@@ -1,0 +1,60 @@
+"""Mutation inputs and payloads: every payload carries `userErrors`."""
+
+from __future__ import annotations
+
+import strawberry
+
+from velro_graphql.api.types.enums import Visibility
+from velro_graphql.api.types.project import Project
+from velro_graphql.errors import VelroError
+
+
+@strawberry.type(description="A problem with the input that the user can fix.")
+class UserError:
+    field: str | None = strawberry.field(
+        description="The input field at fault, e.g. `name` or `parameters.num_images`."
+    )
+    message: str
+    code: str
+
+
+def user_errors(error: VelroError) -> list[UserError]:
+    return [UserError(field=error.field, message=error.message, code=error.code)]
+
+
+@strawberry.input
+class CreateProjectInput:
+    name: str
+    description: str | None = None
+    visibility: Visibility = Visibility.PRIVATE
+
+
+@strawberry.input
+class UpdateProjectInput:
+    id: strawberry.ID
+    name: str | None = None
+    description: str | None = None
+    visibility: Visibility | None = None
+
+
+@strawberry.input
+class DeleteProjectInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class CreateProjectPayload:
+    project: Project | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UpdateProjectPayload:
+    project: Project | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeleteProjectPayload:
+    deleted_project_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -1,0 +1,55 @@
+"""Project: a user's folder of generations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+from uuid import UUID
+
+import strawberry
+
+from velro_graphql import entities
+from velro_graphql.api.types.enums import Visibility
+from velro_graphql.api.types.relay import Connection, Node, connection_from, to_global_id
+
+if TYPE_CHECKING:
+    from velro_graphql.api.context import Context
+    from velro_graphql.api.types.generation import Generation
+
+_Generation = Annotated["Generation", strawberry.lazy("velro_graphql.api.types.generation")]
+
+
+@strawberry.type
+class Project(Node):
+    id: strawberry.ID
+    name: str
+    description: str
+    visibility: Visibility
+    tags: list[str]
+    generation_count: int
+    created_at: datetime
+    updated_at: datetime
+    uuid: strawberry.Private[UUID]
+
+    @classmethod
+    def from_entity(cls, project: entities.Project) -> Project:
+        return cls(
+            id=to_global_id("Project", project.id),
+            name=project.name,
+            description=project.description,
+            visibility=Visibility(project.visibility),
+            tags=project.tags,
+            generation_count=project.generation_count,
+            created_at=project.created_at,
+            updated_at=project.updated_at,
+            uuid=project.id,
+        )
+
+    @strawberry.field(description="The project's generations, newest first.")
+    async def generations(
+        self, info: strawberry.Info[Context], first: int | None = None, after: str | None = None
+    ) -> Connection[_Generation]:
+        from velro_graphql.api.types.generation import Generation
+
+        page = await info.context.loaders.generations_by_project.load((self.uuid, first, after))
+        return connection_from(page, Generation.from_entity, after=after is not None)

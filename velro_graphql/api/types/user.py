@@ -1,0 +1,54 @@
+"""User: the signed-in caller's profile and balance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from velro_graphql import entities
+from velro_graphql.api.types.project import Project
+from velro_graphql.api.types.relay import Connection, Node, connection_from, to_global_id
+from velro_graphql.services import projects
+
+if TYPE_CHECKING:
+    from velro_graphql.api.context import Context
+
+
+@strawberry.type
+class User(Node):
+    id: strawberry.ID
+    email: str | None
+    display_name: str | None
+    avatar_url: str | None
+    plan: str
+    credits_balance: int
+    created_at: datetime
+
+    @classmethod
+    def from_entity(cls, profile: entities.Profile) -> User:
+        return cls(
+            id=to_global_id("User", profile.id),
+            email=profile.email,
+            display_name=profile.display_name,
+            avatar_url=profile.avatar_url,
+            plan=profile.plan,
+            credits_balance=profile.credits_balance,
+            created_at=profile.created_at,
+        )
+
+    @strawberry.field(description="The user's projects, newest first.")
+    async def projects(
+        self, info: strawberry.Info[Context], first: int | None = None, after: str | None = None
+    ) -> Connection[Project]:
+        return await list_projects(info.context, first=first, after=after)
+
+
+async def list_projects(
+    context: Context, *, first: int | None, after: str | None
+) -> Connection[Project]:
+    page = await projects.list_projects(
+        context.session, context.caller.user_id, first=first, after=after
+    )
+    return connection_from(page, Project.from_entity, after=after is not None)

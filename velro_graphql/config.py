@@ -1,0 +1,98 @@
+"""The one typed settings object. Nothing else in the package reads the environment."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from velro_graphql.errors import ConfigError
+
+_PLACEHOLDERS = ("", "changeme", "change-me", "your-", "xxx", "placeholder", "<", "todo")
+_MIN_JWT_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    database_url: str | None = None
+    velro_home: Path = Path(".velro")
+    supabase_url: str | None = None
+    supabase_service_role_key: str | None = None
+    supabase_jwt_secret: str | None = None
+    fal_key: str | None = None
+    public_base_url: str | None = None
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    port: int = 8000
+    redis_url: str | None = None
+
+    # Set to 0 behind a transaction pooler (Supabase's port 6543), where prepared statements break.
+    db_statement_cache_size: int = Field(default=100, ge=0)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    jwks_url: str | None = None
+    signed_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when no database is configured: embedded Postgres, local storage, local tokens."""
+        return self.database_url is None
+
+    @property
+    def jwt_issuer(self) -> str | None:
+        return f"{self.supabase_url.rstrip('/')}/auth/v1" if self.supabase_url else None
+
+    @property
+    def resolved_jwks_url(self) -> str | None:
+        if self.jwks_url:
+            return self.jwks_url
+        if self.supabase_url:
+            return f"{self.supabase_url.rstrip('/')}/auth/v1/.well-known/jwks.json"
+        return None
+
+    def check(self) -> None:
+        """Refuse to start on missing or placeholder secrets outside the embedded default."""
+        if self.embedded:
+            return
+        if not self.supabase_jwt_secret and not self.supabase_url:
+            raise ConfigError(
+                "Set SUPABASE_JWT_SECRET or SUPABASE_URL (for its JWKS): "
+                "without one no token can be verified."
+            )
+        _check_secret("SUPABASE_JWT_SECRET", self.supabase_jwt_secret, _MIN_JWT_SECRET_LENGTH)
+        _check_secret("SUPABASE_SERVICE_ROLE_KEY", self.supabase_service_role_key, 20)
+        _check_secret("FAL_KEY", self.fal_key, 8)
+        if self.supabase_url and not self.supabase_service_role_key:
+            raise ConfigError("SUPABASE_URL is set but SUPABASE_SERVICE_ROLE_KEY is missing.")
+
+    def local_jwt_secret(self) -> str:
+        """The secret tokens are signed with: SUPABASE_JWT_SECRET, else one kept in VELRO_HOME."""
+        if self.supabase_jwt_secret:
+            return self.supabase_jwt_secret
+        if not self.embedded:
+            raise ConfigError("SUPABASE_JWT_SECRET is not set: cannot sign tokens.")
+        path = self.velro_home / "jwt_secret"
+        if not path.exists():
+            self.velro_home.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+def _check_secret(name: str, value: str | None, min_length: int) -> None:
+    if value is None:
+        return
+    lowered = value.strip().lower()
+    if any(lowered.startswith(p) for p in _PLACEHOLDERS if p) or lowered == "":
+        raise ConfigError(f"{name} looks like a placeholder: set the real value.")
+    if len(value.strip()) < min_length:
+        raise ConfigError(f"{name} is too short to be real (under {min_length} characters).")

@@ -1,0 +1,42 @@
+"""The connection pool: jsonb decoded once, no reset statements on release."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection
+Record = asyncpg.Record
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    # Every unit of work here is a transaction that ends in COMMIT or ROLLBACK, and its role and
+    # claims are SET LOCAL: there is no session state to reset, so skip asyncpg's RESET ALL.
+    return None
+
+
+async def create_pool(
+    dsn: str, *, size: int = 10, statement_cache_size: int = 100, **kwargs: Any
+) -> asyncpg.Pool:
+    """Open a pool to `dsn`; `statement_cache_size=0` for transaction poolers."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=size,
+        statement_cache_size=statement_cache_size,
+        init=_init_connection,
+        reset=_keep_session,
+        **kwargs,
+    )
+    assert pool is not None
+    return pool

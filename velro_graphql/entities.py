@@ -1,0 +1,120 @@
+"""The domain's records as frozen dataclasses: what db returns and services pass around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+T = TypeVar("T")
+
+TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    id: UUID
+    email: str | None
+    display_name: str | None
+    avatar_url: str | None
+    plan: str
+    credits_balance: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: UUID
+    user_id: UUID
+    name: str
+    description: str
+    visibility: str
+    tags: list[str]
+    generation_count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    id: UUID
+    user_id: UUID
+    project_id: UUID | None
+    model_id: str
+    parent_id: UUID | None
+    prompt: str
+    negative_prompt: str | None
+    image_url: str | None
+    parameters: dict[str, Any]
+    status: str
+    cost: int
+    provider: str
+    provider_request_id: str | None
+    queue_position: int | None
+    progress: float | None
+    logs: list[dict[str, Any]]
+    error_code: str | None
+    error_message: str | None
+    favorite: bool
+    idempotency_key: str | None
+    deadline_at: datetime
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    updated_at: datetime
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    generation_id: UUID
+    position: int
+    user_id: UUID
+    bucket: str | None
+    path: str | None
+    provider_url: str | None
+    content_type: str | None
+    byte_size: int | None
+    width: int | None
+    height: int | None
+    duration_seconds: float | None
+    sha256: str | None
+    thumbnails: list[dict[str, Any]]
+    seed: str | None
+    stored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CreditTransaction:
+    id: int
+    user_id: UUID
+    amount: int
+    balance_after: int
+    kind: str
+    generation_id: UUID | None
+    description: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list in its sort order, with the keyset cursor of each item."""
+
+    items: list[T]
+    cursors: list[str]
+    total_count: int
+    has_next_page: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A verified signed-in user: the subject of a Supabase access token."""
+
+    user_id: UUID
+    email: str | None
+    claims: dict[str, Any]

@@ -1,0 +1,108 @@
+"""Projects: a user's folders of generations."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from velro_graphql.db import projects
+from velro_graphql.db.session import Queryable, as_caller
+from velro_graphql.entities import Caller, Page, Project
+from velro_graphql.errors import BadUserInput, NotFound
+from velro_graphql.services.pagination import (
+    check_first,
+    decode_time_key,
+    encode_time_key,
+    make_page,
+)
+
+VISIBILITIES = ("private", "public")
+
+
+async def list_projects(
+    conn: Queryable, user_id: UUID, *, first: int | None, after: str | None
+) -> Page[Project]:
+    """Return one page of the user's projects, newest first."""
+    size = check_first(first)
+    rows, total = await projects.page_for_user(
+        conn, user_id, limit=size + 1, after=decode_time_key(after)
+    )
+    return make_page(rows, first=size, total_count=total, cursor_of=_cursor)
+
+
+async def get_projects(conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[Project]:
+    return await projects.by_ids(conn, user_id, ids)
+
+
+async def create_project(
+    pool: asyncpg.Pool,
+    caller: Caller,
+    *,
+    name: str,
+    description: str | None,
+    visibility: str,
+) -> Project:
+    """Create a project owned by the caller."""
+    async with as_caller(pool, caller.claims) as conn:
+        return await projects.insert(
+            conn,
+            user_id=caller.user_id,
+            name=_check_name(name),
+            description=_check_description(description) or "",
+            visibility=_check_visibility(visibility),
+        )
+
+
+async def update_project(
+    pool: asyncpg.Pool,
+    caller: Caller,
+    project_id: UUID,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    visibility: str | None = None,
+) -> Project:
+    """Change the given fields of one of the caller's projects."""
+    async with as_caller(pool, caller.claims) as conn:
+        project = await projects.update(
+            conn,
+            caller.user_id,
+            project_id,
+            name=None if name is None else _check_name(name),
+            description=_check_description(description),
+            visibility=None if visibility is None else _check_visibility(visibility),
+        )
+    if project is None:
+        raise NotFound("No such project.", field="id")
+    return project
+
+
+async def delete_project(pool: asyncpg.Pool, caller: Caller, project_id: UUID) -> None:
+    """Delete one of the caller's projects; its generations stay, outside any project."""
+    async with as_caller(pool, caller.claims) as conn:
+        if not await projects.delete(conn, caller.user_id, project_id):
+            raise NotFound("No such project.", field="id")
+
+
+def _cursor(project: Project) -> str:
+    return encode_time_key(project.created_at, project.id)
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= 100:
+        raise BadUserInput("name must be 1 to 100 characters.", field="name")
+    return name
+
+
+def _check_description(description: str | None) -> str | None:
+    if description is not None and len(description) > 500:
+        raise BadUserInput("description must be at most 500 characters.", field="description")
+    return description
+
+
+def _check_visibility(visibility: str) -> str:
+    if visibility not in VISIBILITIES:
+        raise BadUserInput("visibility must be private or public.", field="visibility")
+    return visibility
