@@ -14,7 +14,7 @@ from velro_graphql.api.auth import TokenVerifier, bearer_token
 from velro_graphql.api.context import Context, Services
 from velro_graphql.api.schema import build_schema
 from velro_graphql.config import Settings
-from velro_graphql.db import models
+from velro_graphql.db import models, profiles
 from velro_graphql.db.database import open_pool
 from velro_graphql.db.session import as_service
 from velro_graphql.errors import Unauthenticated
@@ -32,12 +32,14 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     async with open_pool(settings) as pool:
         async with as_service(pool) as conn:
             await models.mirror(conn, catalog)
+            supabase_auth = await profiles.auth_users_are_supabases(conn)
         yield Services(
             settings=settings,
             pool=pool,
             verifier=make_verifier(settings),
             catalog=catalog,
             provider_name="fal" if settings.fal_key else "simulator",
+            creates_auth_users=not supabase_auth,
         )
 
 
@@ -64,7 +66,7 @@ async def authenticate(services: Services, authorization: str | None) -> Context
         caller.user_id,
         caller.email,
         known=services.known_users,
-        create_auth_user=services.settings.embedded,
+        create_auth_user=services.creates_auth_users,
     )
     return Context(services, caller=caller)
 

@@ -28,6 +28,8 @@ class Services:
     verifier: TokenVerifier
     catalog: tuple[Model, ...]
     provider_name: str
+    # True on a bare Postgres, where no Supabase Auth fills auth.users for us.
+    creates_auth_users: bool
     known_users: KnownUsers = field(default_factory=KnownUsers)
 
     @cached_property

@@ -31,6 +31,12 @@ class Loaders:
         self.outputs_by_generation = DataLoader(partial(_outputs, conn, user_id))
         self.generations_by_project = DataLoader(partial(_project_pages, conn, user_id))
 
+    @staticmethod
+    def prime(loader: DataLoader, items: Sequence[Any]) -> None:
+        """Seed a by-id loader with rows a list already loaded, so nested lookups are free."""
+        for item in items:
+            loader.prime(item.id, item)
+
 
 async def _by_id(fetch: Fetch, conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[Any]:
     found = {item.id: item for item in await fetch(conn, user_id, list(ids))}

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import asyncpg
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+def _migrations_dir() -> Path:
+    # From a checkout (editable install) the files sit beside the package; a plain `pip install .`
+    # (Railway's build) leaves them in the working directory the app is started from.
+    beside_package = Path(__file__).resolve().parents[2] / "migrations"
+    return beside_package if beside_package.is_dir() else Path.cwd() / "migrations"
+
+
+MIGRATIONS_DIR = _migrations_dir()
 # Any constant works; it only has to be the same for every replica.
 _LOCK_KEY = 7_310_145_822
 

@@ -11,8 +11,17 @@ from velro_graphql.entities import Profile
 _COLUMNS = columns(Profile)
 
 
+async def auth_users_are_supabases(conn: Queryable) -> bool:
+    """Whether auth.users is Supabase Auth's table (else it is the shim's, and ours to fill)."""
+    found = await conn.fetchval(
+        "SELECT 1 FROM information_schema.columns WHERE table_schema = 'auth' "
+        "AND table_name = 'users' AND column_name = 'instance_id'"
+    )
+    return found is not None
+
+
 async def insert_auth_user(conn: Queryable, user_id: UUID, email: str | None) -> None:
-    """Create the auth.users row Supabase Auth would have made (embedded default only)."""
+    """Create the auth.users row Supabase Auth would have made (shim databases only)."""
     await conn.execute(
         "INSERT INTO auth.users (id, email) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
         user_id,

@@ -100,14 +100,15 @@ class CallerSession:
             return await conn.execute(query, *args)
 
     async def _connection(self) -> PoolConnectionProxy:
-        if self._conn is None:
-            conn = await self._pool.acquire()
-            try:
-                await conn.execute(_caller_setup(self._claims))
-            except BaseException:
-                await self._pool.release(conn)
-                raise
-            self._conn = conn
+        if self._conn is not None:
+            return self._conn
+        conn = await self._pool.acquire()
+        try:
+            await conn.execute(_caller_setup(self._claims))
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        self._conn = conn
         return conn
 
     async def close(self, *, commit: bool = True) -> None:

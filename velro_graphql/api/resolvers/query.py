@@ -72,6 +72,7 @@ class Query:
         page = await generations.list_generations(
             ctx.session, ctx.caller.user_id, first=first, after=after, filter_=_filter(filter)
         )
+        ctx.loaders.prime(ctx.loaders.generation_by_id, page.items)
         return connection_from(page, Generation.from_entity, after=after is not None)
 
     @strawberry.field(description="The caller's credit ledger, newest first.")

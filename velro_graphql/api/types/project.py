@@ -51,5 +51,7 @@ class Project(Node):
     ) -> Connection[_Generation]:
         from velro_graphql.api.types.generation import Generation
 
-        page = await info.context.loaders.generations_by_project.load((self.uuid, first, after))
+        loaders = info.context.loaders
+        page = await loaders.generations_by_project.load((self.uuid, first, after))
+        loaders.prime(loaders.generation_by_id, page.items)
         return connection_from(page, Generation.from_entity, after=after is not None)

@@ -51,4 +51,5 @@ async def list_projects(
     page = await projects.list_projects(
         context.session, context.caller.user_id, first=first, after=after
     )
+    context.loaders.prime(context.loaders.project_by_id, page.items)
     return connection_from(page, Project.from_entity, after=after is not None)

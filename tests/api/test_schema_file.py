@@ -1,0 +1,32 @@
+"""schema.graphql is what the code serves, and keeps the contract's names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
+
+
+def test_committed_schema_matches_the_code(schema: Any) -> None:
+    printed = schema.as_str() + "\n"
+    assert SCHEMA_FILE.read_text() == printed, (
+        "schema.graphql is stale: run `velro-graphql export-schema > schema.graphql`"
+    )
+
+
+def test_contract_names_are_present(schema: Any) -> None:
+    sdl = schema.as_str()
+    for name in (
+        "me: User!",
+        "models: [Model!]!",
+        "projects(first: Int = null, after: String = null): ProjectConnection!",
+        "project(id: ID!): Project",
+        "generation(id: ID!): Generation",
+        "node(id: ID!): Node",
+        "creditTransactions(",
+        "createProject(input: CreateProjectInput!): CreateProjectPayload!",
+        "updateProject(input: UpdateProjectInput!): UpdateProjectPayload!",
+        "deleteProject(input: DeleteProjectInput!): DeleteProjectPayload!",
+    ):
+        assert name in sdl, name

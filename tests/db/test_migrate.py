@@ -1,0 +1,101 @@
+"""The migration runner and the Supabase shim, on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from velro_graphql.db.migrate import MIGRATIONS_DIR, MigrationError, migrate, read_migrations
+
+
+@pytest.fixture
+async def empty_db(admin_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    from velro_graphql.db.embedded import with_database
+
+    admin = await asyncpg.connect(admin_dsn)
+    await admin.execute('DROP DATABASE IF EXISTS "velro_migrate_test"')
+    await admin.execute('CREATE DATABASE "velro_migrate_test"')
+    conn = await asyncpg.connect(with_database(admin_dsn, "velro_migrate_test"))
+    yield conn
+    await conn.close()
+    await admin.execute('DROP DATABASE "velro_migrate_test" WITH (FORCE)')
+    await admin.close()
+
+
+async def test_applying_twice_is_a_no_op(empty_db: asyncpg.Connection) -> None:
+    first = await migrate(empty_db)
+    assert first == [m.filename for m in read_migrations()]
+    assert await migrate(empty_db) == []
+    recorded = await empty_db.fetchval("SELECT count(*) FROM schema_migrations")
+    assert recorded == len(first)
+
+
+async def test_an_edited_applied_file_is_refused(
+    empty_db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    for source in MIGRATIONS_DIR.glob("*.sql"):
+        (tmp_path / source.name).write_text(source.read_text())
+    await migrate(empty_db, tmp_path)
+    shim = tmp_path / "0001_supabase_compat.sql"
+    shim.write_text(shim.read_text() + "\n-- edited\n")
+    with pytest.raises(MigrationError, match="0001_supabase_compat.sql was changed"):
+        await migrate(empty_db, tmp_path)
+
+
+async def test_duplicate_numbers_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("SELECT 1;")
+    (tmp_path / "0001_b.sql").write_text("SELECT 1;")
+    with pytest.raises(MigrationError, match="duplicate"):
+        read_migrations(tmp_path)
+
+
+async def test_shim_is_inert_when_supabase_objects_exist(empty_db: asyncpg.Connection) -> None:
+    # What a Supabase project already has, with markers the shim must not overwrite.
+    await empty_db.execute(
+        """
+        CREATE SCHEMA auth;
+        CREATE TABLE auth.users (id uuid PRIMARY KEY, email text, created_at timestamptz
+            NOT NULL DEFAULT now(), raw_user_meta_data jsonb);
+        CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS
+            $$ SELECT '11111111-1111-1111-1111-111111111111'::uuid $$;
+        CREATE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'supabase' $$;
+        CREATE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS $$ SELECT '{}'::jsonb $$;
+        """
+    )
+    await migrate(empty_db)
+    assert (
+        str(await empty_db.fetchval("SELECT auth.uid()")) == "11111111-1111-1111-1111-111111111111"
+    )
+    assert await empty_db.fetchval("SELECT auth.role()") == "supabase"
+    columns = await empty_db.fetchval(
+        "SELECT count(*) FROM information_schema.columns "
+        "WHERE table_schema = 'auth' AND table_name = 'users'"
+    )
+    assert columns == 4
+
+
+async def test_shim_functions_read_the_request_claims(empty_db: asyncpg.Connection) -> None:
+    await migrate(empty_db)
+    async with empty_db.transaction():
+        await empty_db.execute(
+            "SELECT set_config('request.jwt.claims', "
+            '\'{"sub": "22222222-2222-2222-2222-222222222222", "role": "authenticated"}\','
+            " true)"
+        )
+        uid = await empty_db.fetchval("SELECT auth.uid()")
+        role = await empty_db.fetchval("SELECT auth.role()")
+    assert str(uid) == "22222222-2222-2222-2222-222222222222"
+    assert role == "authenticated"
+
+
+async def test_every_table_has_row_level_security(empty_db: asyncpg.Connection) -> None:
+    await migrate(empty_db)
+    without = await empty_db.fetch(
+        "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND c.relkind = 'r' AND NOT c.relrowsecurity "
+        "AND relname <> 'schema_migrations'"
+    )
+    assert [r["relname"] for r in without] == []

@@ -1,0 +1,125 @@
+"""Labelled stand-in pictures the simulator returns: nobody can mistake them for real output."""
+
+from __future__ import annotations
+
+import colorsys
+import hashlib
+import io
+import textwrap
+
+from PIL import Image, ImageDraw, ImageFont
+
+LABEL = "SIMULATED"
+VIDEO_FRAMES = 12
+FRAME_MILLISECONDS = 100
+PROMPT_LINES = 4
+
+Colour = tuple[int, int, int]
+
+
+def render_image(
+    *, prompt: str, model_id: str, width: int, height: int, variant: int = 0, caption: str = ""
+) -> bytes:
+    """Render a PNG in colours taken from the prompt, labelled SIMULATED, the model and prompt."""
+    picture = _gradient(prompt, variant, (width, height))
+    picture.alpha_composite(_labels(prompt, model_id, caption, (width, height)))
+    buffer = io.BytesIO()
+    # Fast compression: the simulator at zero delay is what the worker benchmark measures.
+    picture.convert("RGB").save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def render_animation(
+    *, prompt: str, model_id: str, width: int, height: int, caption: str = ""
+) -> bytes:
+    """Render a looping animated GIF of a ball crossing a labelled background."""
+    background = _gradient(prompt, 0, (width, height))
+    labels = _labels(prompt, model_id, caption, (width, height))
+    frames = [_frame(background, labels, index) for index in range(VIDEO_FRAMES)]
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=FRAME_MILLISECONDS,
+        loop=0,
+    )
+    return buffer.getvalue()
+
+
+def _frame(background: Image.Image, labels: Image.Image, index: int) -> Image.Image:
+    frame = background.copy()
+    width, height = frame.size
+    radius = max(4, height // 10)
+    x = radius + (width - 2 * radius) * index // (VIDEO_FRAMES - 1)
+    y = height - radius * 3 // 2
+    box = (x - radius, y - radius, x + radius, y + radius)
+    ImageDraw.Draw(frame).ellipse(box, fill=(255, 214, 0, 255), outline=(0, 0, 0, 255))
+    frame.alpha_composite(labels)
+    return frame.convert("RGB")
+
+
+def _gradient(prompt: str, variant: int, size: tuple[int, int]) -> Image.Image:
+    top, bottom = _palette(prompt, variant)
+    mask = Image.linear_gradient("L").resize(size)
+    return Image.composite(Image.new("RGBA", size, bottom), Image.new("RGBA", size, top), mask)
+
+
+def _palette(prompt: str, variant: int) -> tuple[Colour, Colour]:
+    digest = hashlib.sha256(prompt.encode()).digest()
+    hue = (digest[0] / 256 + variant * 0.17) % 1.0
+    saturation = 0.45 + digest[1] / 256 * 0.4
+    return _rgb(hue, saturation, 0.62), _rgb((hue + 0.12) % 1.0, saturation, 0.22)
+
+
+def _rgb(hue: float, saturation: float, value: float) -> Colour:
+    red, green, blue = colorsys.hsv_to_rgb(hue, saturation, value)
+    return round(red * 255), round(green * 255), round(blue * 255)
+
+
+def _labels(prompt: str, model_id: str, caption: str, size: tuple[int, int]) -> Image.Image:
+    """A transparent layer with the rows of text centred as one block."""
+    rows = _rows(prompt, model_id, caption, size)
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    line_heights = [round(font.size * 1.35) for _, font in rows]
+    y = (size[1] - sum(line_heights)) / 2
+    for (text, font), line_height in zip(rows, line_heights, strict=True):
+        y += line_height / 2
+        _draw_centred(draw, text, font, (size[0] / 2, y))
+        y += line_height / 2
+    return layer
+
+
+def _rows(
+    prompt: str, model_id: str, caption: str, size: tuple[int, int]
+) -> list[tuple[str, ImageFont.FreeTypeFont]]:
+    scale = min(size[0], size[1] * 1.5)
+    title, small = _font(scale / 7), _font(scale / 28)
+    text = _font(scale / 30)
+    rows = [(LABEL, title), (model_id, small)]
+    if caption:
+        rows.append((caption, small))
+    return rows + [(line, text) for line in _wrap(prompt, size[0], text.size)]
+
+
+def _wrap(prompt: str, width: int, font_size: float) -> list[str]:
+    characters = max(10, int(width * 0.9 / (font_size * 0.55)))
+    return textwrap.wrap(prompt, characters, max_lines=PROMPT_LINES, placeholder=" ...")
+
+
+def _font(size: float) -> ImageFont.FreeTypeFont:
+    font = ImageFont.load_default(size=max(8, round(size)))
+    if not isinstance(font, ImageFont.FreeTypeFont):
+        raise RuntimeError("the simulator's placeholders need Pillow built with FreeType")
+    return font
+
+
+def _draw_centred(
+    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, at: tuple[float, float]
+) -> None:
+    stroke = max(1, round(font.size / 18))
+    draw.text(
+        at, text, font=font, anchor="mm", fill="white", stroke_width=stroke, stroke_fill="black"
+    )
