@@ -197,7 +197,8 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER generation_outputs_notify AFTER INSERT OR UPDATE ON generation_outputs
+CREATE TRIGGER generation_outputs_notify
+    AFTER INSERT OR UPDATE OF path, provider_url, thumbnails ON generation_outputs
     FOR EACH ROW EXECUTE FUNCTION notify_output_change();
 
 CREATE FUNCTION notify_balance_change() RETURNS trigger LANGUAGE plpgsql AS $$

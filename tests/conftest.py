@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from tests.factories import TEST_JWT_SECRET, make_caller
-from velro_graphql.api.app import open_services
+from velro_graphql.api.startup import open_services
 from velro_graphql.api.context import Context, Services
 from velro_graphql.api.schema import build_schema
 from velro_graphql.config import Settings

@@ -52,9 +52,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     settings.check()
     configure_logging()
-    port = args.port if args.port is not None else settings.port
-    app = create_app(settings)
-    uvicorn.run(app, host=args.host, port=port, log_config=None, access_log=False)
+    if args.port is not None:
+        settings = settings.model_copy(update={"port": args.port})
+    app = create_app(settings, run_worker=not args.no_worker)
+    uvicorn.run(app, host=args.host, port=settings.port, log_config=None, access_log=False)
     return 0
 
 

@@ -35,6 +35,24 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     signed_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
+    # Generations and their worker.
+    simulator_queue_seconds: float = Field(default=2.0, ge=0)
+    simulator_run_seconds: float = Field(default=6.0, ge=0)
+    generation_deadline_seconds: int | None = Field(
+        default=None, ge=1, description="Overrides every model's deadline (tests, operations)."
+    )
+    provider_poll_seconds: float = Field(default=1.0, ge=0)
+    worker_idle_seconds: float = Field(default=0.5, gt=0)
+    worker_lease_seconds: int = Field(default=60, ge=5)
+    worker_concurrency: int = Field(default=8, ge=1, le=256)
+    worker_housekeeping_seconds: float = Field(default=5.0, gt=0)
+    fal_webhook_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+    # Provider output URLs must be https on public addresses unless this is set (tests only).
+    allow_insecure_downloads: bool = False
+    max_image_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    max_video_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+    max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -80,7 +98,14 @@ class Settings(BaseSettings):
             return self.supabase_jwt_secret
         if not self.embedded:
             raise ConfigError("SUPABASE_JWT_SECRET is not set: cannot sign tokens.")
-        path = self.velro_home / "jwt_secret"
+        return self._home_secret("jwt_secret")
+
+    def local_storage_secret(self) -> bytes:
+        """The key local storage signs its file URLs with, generated once in VELRO_HOME."""
+        return self._home_secret("storage_secret").encode()
+
+    def _home_secret(self, name: str) -> str:
+        path = self.velro_home / name
         if not path.exists():
             self.velro_home.mkdir(parents=True, exist_ok=True)
             path.touch(mode=0o600)

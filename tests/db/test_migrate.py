@@ -41,7 +41,7 @@ async def test_an_edited_applied_file_is_refused(
     await migrate(empty_db, tmp_path)
     shim = tmp_path / "0001_supabase_compat.sql"
     shim.write_text(shim.read_text() + "\n-- edited\n")
-    with pytest.raises(MigrationError, match="0001_supabase_compat.sql was changed"):
+    with pytest.raises(MigrationError, match=r"0001_supabase_compat\.sql was changed"):
         await migrate(empty_db, tmp_path)
 
 

@@ -2,65 +2,43 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import JSONResponse
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UnsetType
 
-from velro_graphql.api.auth import TokenVerifier, bearer_token
+from velro_graphql.api.auth import bearer_token
 from velro_graphql.api.context import Context, Services
+from velro_graphql.api.routes import router
 from velro_graphql.api.schema import build_schema
+from velro_graphql.api.startup import open_services
 from velro_graphql.config import Settings
-from velro_graphql.db import models, profiles
-from velro_graphql.db.database import open_pool
-from velro_graphql.db.session import as_service
+from velro_graphql.entities import Caller
 from velro_graphql.errors import Unauthenticated
 from velro_graphql.services import users
-from velro_graphql.services.catalog import load_catalog
-
-log = logging.getLogger("velro_graphql")
-
-
-@asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Start what the API stands on: the database (migrated), the catalog, token checks."""
-    settings.check()
-    catalog = load_catalog()
-    async with open_pool(settings) as pool:
-        async with as_service(pool) as conn:
-            await models.mirror(conn, catalog)
-            supabase_auth = await profiles.auth_users_are_supabases(conn)
-        yield Services(
-            settings=settings,
-            pool=pool,
-            verifier=make_verifier(settings),
-            catalog=catalog,
-            provider_name="fal" if settings.fal_key else "simulator",
-            creates_auth_users=not supabase_auth,
-        )
-
-
-def make_verifier(settings: Settings) -> TokenVerifier:
-    secret = settings.local_jwt_secret() if settings.embedded else settings.supabase_jwt_secret
-    return TokenVerifier(
-        hs256_secret=secret, jwks_url=settings.resolved_jwks_url, issuer=settings.jwt_issuer
-    )
 
 
 async def authenticate(services: Services, authorization: str | None) -> Context:
     """Build the operation's context from the Authorization header value."""
-    token = bearer_token(authorization)
-    if authorization and token is None:
-        return Context(services, caller=None, auth_error=Unauthenticated("Malformed bearer."))
-    if token is None:
-        return Context(services, caller=None)
     try:
-        caller = await services.verifier.verify(token)
+        caller = await verify_caller(services, authorization)
     except Unauthenticated as error:
         return Context(services, caller=None, auth_error=error)
+    return Context(services, caller=caller)
+
+
+async def verify_caller(services: Services, authorization: str | None) -> Caller | None:
+    """The caller a header names (None without one); provisions a first sign-in."""
+    token = bearer_token(authorization)
+    if authorization and token is None:
+        raise Unauthenticated("Malformed Authorization header: expected `Bearer <token>`.")
+    if token is None:
+        return None
+    caller = await services.verifier.verify(token)
     await users.ensure_user(
         services.pool,
         caller.user_id,
@@ -68,45 +46,42 @@ async def authenticate(services: Services, authorization: str | None) -> Context
         known=services.known_users,
         create_auth_user=services.creates_auth_users,
     )
-    return Context(services, caller=caller)
+    return caller
 
 
-def create_app(settings: Settings) -> FastAPI:
+class VelroGraphQLRouter(GraphQLRouter[Context, None]):
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Authenticate a WebSocket at connection_init, from its `Authorization` parameter."""
+        params: dict[str, Any] = context.connection_params or {}
+        header = params.get("Authorization") or params.get("authorization")
+        if header is None and isinstance(params.get("authToken"), str):
+            header = f"Bearer {params['authToken']}"
+        try:
+            caller = await verify_caller(context.services, header)
+        except Unauthenticated as error:
+            raise ConnectionRejectionError({"code": error.code, "message": error.message}) from None
+        if caller is None:
+            raise ConnectionRejectionError(
+                {"code": "UNAUTHENTICATED", "message": "Send Authorization in connection_init."}
+            )
+        context.set_caller(caller)
+        return None
+
+
+def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings) as services:
+        async with open_services(settings, run_worker=run_worker) as services:
             app.state.services = services
             yield
 
     async def get_context(request: Request = None, ws: WebSocket = None) -> Context:  # type: ignore[assignment]
-        connection = request if request is not None else ws
-        services: Services = connection.app.state.services
-        return await authenticate(services, connection.headers.get("authorization"))
+        if ws is not None:
+            return Context(ws.app.state.services, caller=None)
+        return await authenticate(request.app.state.services, request.headers.get("authorization"))
 
     app = FastAPI(title="velro-graphql", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.include_router(
-        GraphQLRouter(build_schema(), context_getter=get_context, graphql_ide="graphiql"),
-        prefix="/graphql",
-    )
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/ready")
-    async def ready(request: Request) -> JSONResponse:
-        services: Services = request.app.state.services
-        checks = {"database": await _database_ready(services)}
-        ok = all(checks.values())
-        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
-
+    graphql = VelroGraphQLRouter(build_schema(), context_getter=get_context, graphql_ide="graphiql")
+    app.include_router(graphql, prefix="/graphql")
+    app.include_router(router)
     return app
-
-
-async def _database_ready(services: Services) -> bool:
-    try:
-        async with services.pool.acquire(timeout=2) as conn:
-            return bool(await conn.fetchval("SELECT 1", timeout=2))
-    except Exception:
-        log.warning("readiness: database check failed", exc_info=True)
-        return False

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -11,11 +14,15 @@ from strawberry.fastapi import BaseContext
 
 from velro_graphql.api.auth import TokenVerifier
 from velro_graphql.api.loaders import Loaders
+from velro_graphql.api.types.output import check_expiry
 from velro_graphql.config import Settings
 from velro_graphql.db.session import CallerSession
 from velro_graphql.entities import Caller
-from velro_graphql.errors import Unauthenticated, VelroError
+from velro_graphql.errors import RateLimited, Unauthenticated, VelroError
+from velro_graphql.providers.fal_webhooks import FalWebhookVerifier
 from velro_graphql.services.catalog import Model
+from velro_graphql.services.events import EventHub
+from velro_graphql.services.runtime import Runtime
 from velro_graphql.services.users import KnownUsers
 
 
@@ -27,14 +34,38 @@ class Services:
     pool: asyncpg.Pool
     verifier: TokenVerifier
     catalog: tuple[Model, ...]
-    provider_name: str
+    runtime: Runtime
+    hub: EventHub
+    webhooks: FalWebhookVerifier
     # True on a bare Postgres, where no Supabase Auth fills auth.users for us.
     creates_auth_users: bool
     known_users: KnownUsers = field(default_factory=KnownUsers)
 
+    @property
+    def provider_name(self) -> str:
+        return self.runtime.default_provider
+
     @cached_property
     def models_by_id(self) -> dict[str, Model]:
         return {model.id: model for model in self.catalog}
+
+
+class EventScope:
+    """The fresh session and loaders one subscription event is resolved with."""
+
+    def __init__(self, context: Context) -> None:
+        self.session = CallerSession(context.services.pool, context.caller.claims)
+        self.loaders = Loaders(
+            self.session, context.caller.user_id, context.services.runtime.storage
+        )
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+# Set by a subscription while one event resolves. A WebSocket's context lives as long as the
+# connection, so its own loaders would serve stale rows; each event gets a scope instead.
+_event_scope: ContextVar[EventScope | None] = ContextVar("velro_event_scope", default=None)
 
 
 class Context(BaseContext):
@@ -53,6 +84,7 @@ class Context(BaseContext):
         self.request_id = request_id or uuid.uuid4().hex
         self._session: CallerSession | None = None
         self._loaders: Loaders | None = None
+        self.subscriptions = 0
 
     @property
     def caller(self) -> Caller:
@@ -61,8 +93,32 @@ class Context(BaseContext):
             raise self._auth_error or Unauthenticated("Sign in: send a bearer token.")
         return self._caller
 
+    def set_caller(self, caller: Caller) -> None:
+        """Authenticate a WebSocket connection at `connection_init`."""
+        self._caller = caller
+        self._auth_error = None
+
+    def open_event_scope(self) -> EventScope:
+        scope = EventScope(self)
+        _event_scope.set(scope)
+        return scope
+
+    @contextmanager
+    def subscription_slot(self) -> Iterator[None]:
+        """Count a subscription against the connection's bound."""
+        if self.subscriptions >= self.services.settings.max_subscriptions_per_connection:
+            raise RateLimited("Too many subscriptions on this connection.", retry_after=0)
+        self.subscriptions += 1
+        try:
+            yield
+        finally:
+            self.subscriptions -= 1
+
     @property
     def session(self) -> CallerSession:
+        scope = _event_scope.get()
+        if scope is not None:
+            return scope.session
         if self._session is None:
             caller = self.caller
             self._session = CallerSession(self.services.pool, caller.claims)
@@ -70,9 +126,21 @@ class Context(BaseContext):
 
     @property
     def loaders(self) -> Loaders:
+        scope = _event_scope.get()
+        if scope is not None:
+            return scope.loaders
         if self._loaders is None:
-            self._loaders = Loaders(self.session, self.caller.user_id)
+            self._loaders = Loaders(
+                self.session, self.caller.user_id, self.services.runtime.storage
+            )
         return self._loaders
+
+    async def sign(self, bucket: str, path: str, expires_in: int | None) -> str | None:
+        """A signed URL for one stored object; batched with the operation's other URLs."""
+        default = self.services.settings.signed_url_ttl_seconds
+        expiry = check_expiry(expires_in, default)
+        url: str | None = await self.loaders.signed_url_by_path.load((bucket, path, expiry))
+        return url
 
     def check_token(self) -> None:
         """Refuse the operation when a token was sent and refused, even for public fields."""

@@ -13,6 +13,7 @@ from aiodataloader import DataLoader
 from velro_graphql.db.session import Queryable
 from velro_graphql.entities import Generation, Output, Page
 from velro_graphql.services import generations, projects, users
+from velro_graphql.storage.base import Storage
 
 # (project id, first, after) -> that project's page of generations
 ProjectPageKey = tuple[UUID, int | None, str | None]
@@ -22,7 +23,7 @@ Fetch = Callable[[Queryable, UUID, list[UUID]], Awaitable[Sequence[Any]]]
 class Loaders:
     """The loaders of one operation (or one subscription event), named `<thing>_by_<key>`."""
 
-    def __init__(self, conn: Queryable, user_id: UUID) -> None:
+    def __init__(self, conn: Queryable, user_id: UUID, storage: Storage) -> None:
         self.profile_by_id = DataLoader(partial(_profiles, conn))
         self.project_by_id = DataLoader(partial(_by_id, projects.get_projects, conn, user_id))
         self.generation_by_id = DataLoader(
@@ -30,9 +31,10 @@ class Loaders:
         )
         self.outputs_by_generation = DataLoader(partial(_outputs, conn, user_id))
         self.generations_by_project = DataLoader(partial(_project_pages, conn, user_id))
+        self.signed_url_by_path = DataLoader(partial(_signed_urls, storage))
 
     @staticmethod
-    def prime(loader: DataLoader, items: Sequence[Any]) -> None:
+    def prime(loader: DataLoader[Any, Any], items: Sequence[Any]) -> None:
         """Seed a by-id loader with rows a list already loaded, so nested lookups are free."""
         for item in items:
             loader.prime(item.id, item)
@@ -67,3 +69,18 @@ async def _project_pages(
         )
         pages.update({(p, first, after): page for p, page in found.items()})
     return [pages[key] for key in keys]
+
+
+# (bucket, path, expires in seconds) -> a signed URL, or None for a missing object
+SignKey = tuple[str, str, int]
+
+
+async def _signed_urls(storage: Storage, keys: list[SignKey]) -> list[str | None]:
+    groups: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for bucket, path, expires in keys:
+        groups[(bucket, expires)].append(path)
+    signed: dict[SignKey, str] = {}
+    for (bucket, expires), paths in groups.items():
+        urls = await storage.sign(bucket, paths, expires_in=expires)
+        signed.update({(bucket, p, expires): url for p, url in urls.items()})
+    return [signed.get(key) for key in keys]

@@ -8,11 +8,14 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from velro_graphql.api.errors import ErrorCodes
-from velro_graphql.api.resolvers.mutation import Mutation
+from velro_graphql.api.resolvers.generation_mutations import GenerationMutation
+from velro_graphql.api.resolvers.project_mutations import ProjectMutation
 from velro_graphql.api.resolvers.query import Query
+from velro_graphql.api.resolvers.subscription import Subscription
 from velro_graphql.api.types.generation import Generation
 from velro_graphql.api.types.project import Project
 from velro_graphql.api.types.user import User
@@ -40,7 +43,8 @@ class VelroSchema(strawberry.Schema):
 def build_schema(**kwargs: Any) -> strawberry.Schema:
     return VelroSchema(
         query=Query,
-        mutation=Mutation,
+        mutation=merge_types("Mutation", (ProjectMutation, GenerationMutation)),
+        subscription=Subscription,
         types=[Project, Generation, User],
         extensions=[
             DatabaseSession,

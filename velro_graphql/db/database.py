@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -31,18 +32,22 @@ async def run_migrations(dsn: str) -> list[str]:
         await conn.close()
 
 
+@dataclass(frozen=True)
+class Database:
+    dsn: str
+    pool: asyncpg.Pool
+
+
 @asynccontextmanager
-async def open_pool(settings: Settings, *, size: int | None = None) -> AsyncIterator[asyncpg.Pool]:
+async def open_database(settings: Settings) -> AsyncIterator[Database]:
     """Open the pool; in the embedded default also start the server and migrate it."""
     dsn = await resolve_dsn(settings)
     if settings.embedded:
         await run_migrations(dsn)
     pool = await create_pool(
-        dsn,
-        size=size or settings.db_pool_size,
-        statement_cache_size=settings.db_statement_cache_size,
+        dsn, size=settings.db_pool_size, statement_cache_size=settings.db_statement_cache_size
     )
     try:
-        yield pool
+        yield Database(dsn, pool)
     finally:
         await pool.close()

@@ -107,3 +107,10 @@ async def pages_for_projects(
             items.append(to_entity(Generation, row, 2))
         pages[row["key"]] = (items, row["total"])
     return pages
+
+
+async def project_of(conn: Queryable, id_: UUID) -> UUID | None:
+    found: UUID | None = await conn.fetchval(
+        "SELECT project_id FROM generations WHERE id = $1", id_
+    )
+    return found

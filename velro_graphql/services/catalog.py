@@ -10,6 +10,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
+import asyncpg
+
+from velro_graphql.db import models as db_models
+from velro_graphql.db.session import as_service
 from velro_graphql.errors import BadUserInput
 
 MEDIA_TYPES = frozenset({"image", "video"})
@@ -280,3 +284,9 @@ def _check_unique(items: Iterable[object], message: str) -> None:
         if item in seen:
             raise ValueError(f"{message} {item!r}")
         seen.add(item)
+
+
+async def mirror_catalog(pool: asyncpg.Pool, models: tuple[Model, ...]) -> None:
+    """Upsert the catalog into the database, which generations reference by model id."""
+    async with as_service(pool) as conn:
+        await db_models.mirror(conn, models)

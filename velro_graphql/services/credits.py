@@ -24,3 +24,8 @@ async def list_transactions(
         conn, user_id, limit=size + 1, after=decode_int_key(after)
     )
     return make_page(rows, first=size, total_count=total, cursor_of=lambda t: encode_int_key(t.id))
+
+
+async def current_balance(conn: Queryable, user_id: UUID) -> int:
+    """The user's balance as the connection sees it (0 for a user without a profile)."""
+    return await credits.balance(conn, user_id) or 0

@@ -50,6 +50,12 @@ async def ensure_user(
     known.add(user_id)
 
 
+async def supabase_auth_present(pool: asyncpg.Pool) -> bool:
+    """Whether Supabase Auth owns auth.users (else the shim's table is ours to fill)."""
+    async with pool.acquire() as conn:
+        return await profiles.auth_users_are_supabases(conn)
+
+
 async def get_profiles(conn: Queryable, ids: list[UUID]) -> list[Profile]:
     """Return the profiles among `ids` that the connection may see."""
     return await profiles.by_ids(conn, ids)

@@ -17,8 +17,9 @@ class DownloadError(Exception):
     """The file could not be fetched, and fetching it again will not help."""
 
 
-class TransientDownloadError(DownloadError):
-    """The file could not be fetched this time: 429, 5xx, timeouts, connection errors."""
+# Not a DownloadError subclass, so `except DownloadError` never swallows a retryable failure.
+class TransientDownloadError(Exception):
+    """The file could not be fetched this time (429, 5xx, timeout, connection): try later."""
 
 
 async def download(
@@ -49,14 +50,21 @@ async def _follow(
     client: httpx.AsyncClient, url: str, max_bytes: int, insecure: bool, timeout: httpx.Timeout
 ) -> bytes:
     """Fetch `url`, following redirects by hand so every hop passes the same checks."""
-    target = httpx.URL(url)
+    target = _parse(url)
     for _ in range(_MAX_REDIRECTS + 1):
         await check_url(target, allow_insecure=insecure)
         body, location = await _get(client, target, max_bytes, timeout)
         if location is None:
             return body
-        target = target.join(location)
+        target = _parse(location, base=target)
     raise DownloadError(f"Too many redirects fetching {url}.")
+
+
+def _parse(url: str, *, base: httpx.URL | None = None) -> httpx.URL:
+    try:
+        return base.join(url) if base is not None else httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise DownloadError(f"Not a downloadable URL: {url!r} ({exc}).") from exc
 
 
 async def _get(

@@ -110,10 +110,10 @@ def thumbnails(
     with _open_image(data, max_pixels=max_pixels) as image:
         base = _upright_rgb(image)
     result: dict[int, bytes] = {}
-    for size in sorted(sizes, reverse=True):
-        base = base.copy()
-        base.thumbnail((size, size), Image.Resampling.LANCZOS)
-        result[size] = _encode_webp(base)
+    for size in sizes:
+        thumbnail = base.copy()
+        thumbnail.thumbnail((size, size), Image.Resampling.LANCZOS)
+        result[size] = _encode_webp(thumbnail)
     return result
 
 

@@ -12,6 +12,7 @@ from strawberry.scalars import JSON
 from velro_graphql import entities
 from velro_graphql.api.types.enums import GenerationStatus
 from velro_graphql.api.types.model import Model
+from velro_graphql.api.types.output import Output
 from velro_graphql.api.types.relay import Node, to_global_id
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class Generation(Node):
     logs: list[LogLine]
     error: GenerationError | None
     favorite: bool
+    image_url: str | None
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -73,6 +75,7 @@ class Generation(Node):
             if g.error_code
             else None,
             favorite=g.favorite,
+            image_url=g.image_url,
             created_at=g.created_at,
             started_at=g.started_at,
             completed_at=g.completed_at,
@@ -92,6 +95,11 @@ class Generation(Node):
     @strawberry.field(description="The generation this one varies or retries.")
     async def parent(self, info: strawberry.Info[Context]) -> Generation | None:
         return await load_generation(info.context, self.entity.parent_id)
+
+    @strawberry.field(description="The files it produced, in order.")
+    async def outputs(self, info: strawberry.Info[Context]) -> list[Output]:
+        found = await info.context.loaders.outputs_by_generation.load(self.entity.id)
+        return [Output.from_entity(o) for o in found]
 
     @strawberry.field
     def model(self, info: strawberry.Info[Context]) -> Model | None:

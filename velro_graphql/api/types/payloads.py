@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import strawberry
+from strawberry.scalars import JSON
 
 from velro_graphql.api.types.enums import Visibility
+from velro_graphql.api.types.generation import Generation
 from velro_graphql.api.types.project import Project
 from velro_graphql.errors import VelroError
 
@@ -57,4 +59,52 @@ class UpdateProjectPayload:
 @strawberry.type
 class DeleteProjectPayload:
     deleted_project_id: strawberry.ID | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class StartGenerationInput:
+    model_id: str = strawberry.field(description="A catalog model id, e.g. fal-ai/flux-pro.")
+    prompt: str
+    negative_prompt: str | None = None
+    image_url: str | None = strawberry.field(
+        default=None, description="https URL of a reference image, for models that take one."
+    )
+    parameters: JSON | None = strawberry.field(
+        default=None, description="The model's parameters, as listed by `models`."
+    )
+    project_id: strawberry.ID | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A retry with the same key returns the first generation."
+    )
+
+
+@strawberry.input
+class GenerationIdInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class StartGenerationPayload:
+    generation: Generation | None = None
+    credits_balance: int | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CancelGenerationPayload:
+    generation: Generation | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RetryGenerationPayload:
+    generation: Generation | None = None
+    credits_balance: int | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeleteGenerationPayload:
+    deleted_generation_id: strawberry.ID | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -41,7 +41,7 @@ async def attempt(call: Callable[[], Awaitable[T]]) -> tuple[T | None, list[User
 
 
 @strawberry.type
-class Mutation:
+class ProjectMutation:
     @strawberry.mutation
     async def create_project(self, info: Info, input: CreateProjectInput) -> CreateProjectPayload:
         ctx = info.context

@@ -1,0 +1,83 @@
+"""Plain HTTP routes: liveness, readiness, fal webhooks and local storage's signed files."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+from collections.abc import Awaitable
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from velro_graphql.api.context import Services
+from velro_graphql.providers.fal_webhooks import InvalidWebhook, WebhookKeysUnavailable
+from velro_graphql.services import webhooks
+from velro_graphql.services.health import database_ready
+from velro_graphql.storage.local import LocalStorage
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/ready")
+async def ready(request: Request) -> JSONResponse:
+    services = _services(request)
+    checks = {
+        "database": await _check(database_ready(services.pool)),
+        "storage": await _check(services.runtime.storage.ready()),
+    }
+    providers = {name: p.health() for name, p in services.runtime.providers.items()}
+    provider_ok = providers[services.runtime.default_provider].get("circuit") != "open"
+    ok = all(checks.values()) and provider_ok
+    body = {"ready": ok, "checks": {**checks, "provider": provider_ok}, "providers": providers}
+    return JSONResponse(body, status_code=200 if ok else 503)
+
+
+async def _check(probe: Awaitable[bool]) -> bool:
+    try:
+        return await probe
+    except Exception:
+        log.warning("readiness check failed", exc_info=True)
+        return False
+
+
+@router.post("/webhooks/fal")
+async def fal_webhook(request: Request) -> Response:
+    services = _services(request)
+    body = await request.body()
+    try:
+        request_id = await services.webhooks.verify(request.headers, body)
+    except InvalidWebhook as error:
+        log.warning("refused fal webhook: %s", error)
+        return JSONResponse({"error": "invalid signature"}, status_code=401)
+    except WebhookKeysUnavailable:
+        return JSONResponse({"error": "signing keys unavailable"}, status_code=503)
+    await webhooks.handle_fal(
+        services.runtime, request_id, generation=request.query_params.get("generation")
+    )
+    return JSONResponse({"ok": True})
+
+
+@router.get("/files/{bucket}/{path:path}")
+async def signed_file(request: Request, bucket: str, path: str) -> Response:
+    storage = _services(request).runtime.storage
+    if not isinstance(storage, LocalStorage):
+        return Response(status_code=404)
+    query = request.query_params
+    if not storage.verify(bucket, path, query.get("expires", ""), query.get("signature", "")):
+        return JSONResponse({"error": "invalid or expired signature"}, status_code=403)
+    found = storage.open_file(bucket, path)
+    if found is None:
+        return Response(status_code=404)
+    media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+    return FileResponse(found, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})

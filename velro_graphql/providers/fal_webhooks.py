@@ -1,0 +1,193 @@
+"""fal's webhooks: signature verification and the payload they carry.
+
+fal signs `request_id + "\\n" + user_id + "\\n" + timestamp + "\\n" + sha256hex(body)` with
+ED25519 and sends the hex signature in `X-Fal-Webhook-Signature`; its public keys are a JWKS
+of OKP/Ed25519 keys, without key ids, so each cached key is tried in turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from velro_graphql.providers.fal import describe_detail
+
+DEFAULT_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+TIMESTAMP_TOLERANCE = 300.0
+_SIGNED_HEADERS = (
+    "x-fal-webhook-request-id",
+    "x-fal-webhook-user-id",
+    "x-fal-webhook-timestamp",
+    "x-fal-webhook-signature",
+)
+
+
+class InvalidWebhook(ValueError):
+    """Not a webhook fal signed: refuse it and change nothing."""
+
+
+class WebhookKeysUnavailable(RuntimeError):
+    """fal's keys could not be fetched: answer 503 so that fal delivers the webhook again."""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEvent:
+    """What fal reports about one request. `payload` is the result (or fal's error body);
+    None when fal could not include it, in which case fetch the result instead."""
+
+    request_id: str
+    ok: bool
+    payload: dict[str, Any] | None
+    error: str | None
+    gateway_request_id: str | None = None
+
+
+def parse_webhook(body: bytes) -> WebhookEvent:
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise InvalidWebhook("the webhook body is not JSON") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("request_id"), str):
+        raise InvalidWebhook("the webhook body has no request_id")
+    payload = data.get("payload") if isinstance(data.get("payload"), dict) else None
+    ok = data.get("status") == "OK"
+    return WebhookEvent(
+        request_id=data["request_id"],
+        ok=ok,
+        payload=payload,
+        error=None if ok else _error_text(data, payload),
+        gateway_request_id=data.get("gateway_request_id"),
+    )
+
+
+def _error_text(data: dict[str, Any], payload: dict[str, Any] | None) -> str:
+    parts = [str(data.get("error") or "fal reported an error")]
+    if payload and "detail" in payload:
+        parts.append(describe_detail(payload["detail"]))
+    return ": ".join(parts)
+
+
+class FalWebhookVerifier:
+    """Checks fal's signatures with keys from `jwks_url`, cached for `cache_ttl` seconds and
+    fetched again (at most every `refetch_interval` seconds) when no cached key verifies."""
+
+    def __init__(
+        self,
+        jwks_url: str,
+        client: httpx.AsyncClient,
+        *,
+        cache_ttl: float = 24 * 3600.0,
+        refetch_interval: float = 60.0,
+    ) -> None:
+        self._jwks_url = jwks_url
+        self._http = client
+        self._cache_ttl = cache_ttl
+        self._refetch_interval = refetch_interval
+        self._keys: tuple[Ed25519PublicKey, ...] = ()
+        self._fetched_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def verify(
+        self, headers: Mapping[str, str], body: bytes, *, now: float | None = None
+    ) -> str:
+        """Return the request id of a webhook fal signed, or raise `InvalidWebhook`."""
+        now = time.time() if now is None else now
+        request_id, user_id, timestamp, signature_hex = _signed_headers(headers)
+        _check_timestamp(timestamp, now)
+        signature = _signature(signature_hex)
+        digest = hashlib.sha256(body).hexdigest()
+        message = "\n".join((request_id, user_id, timestamp, digest)).encode()
+        if _any_verifies(await self._current_keys(now), signature, message):
+            return request_id
+        if await self._refetch(now) and _any_verifies(self._keys, signature, message):
+            return request_id
+        raise InvalidWebhook("the signature matches none of fal's keys")
+
+    async def _current_keys(self, now: float) -> tuple[Ed25519PublicKey, ...]:
+        async with self._lock:
+            if not self._keys or now - self._fetched_at >= self._cache_ttl:
+                await self._fetch(now)
+        return self._keys
+
+    async def _refetch(self, now: float) -> bool:
+        async with self._lock:
+            if now - self._fetched_at < self._refetch_interval:
+                return False
+            await self._fetch(now)
+            return True
+
+    async def _fetch(self, now: float) -> None:
+        self._fetched_at = now
+        try:
+            response = await self._http.get(self._jwks_url, timeout=10.0)
+            response.raise_for_status()
+            self._keys = keys_from_jwks(response.json())
+        except (httpx.HTTPError, ValueError) as exc:
+            raise WebhookKeysUnavailable(f"cannot fetch fal's keys: {exc!r}") from exc
+
+
+def keys_from_jwks(jwks: Any) -> tuple[Ed25519PublicKey, ...]:
+    entries = jwks.get("keys") if isinstance(jwks, dict) else None
+    keys = tuple(
+        Ed25519PublicKey.from_public_bytes(_b64url(entry["x"]))
+        for entry in entries or ()
+        if isinstance(entry, dict)
+        and entry.get("kty") == "OKP"
+        and entry.get("crv") == "Ed25519"
+        and isinstance(entry.get("x"), str)
+    )
+    if not keys:
+        raise ValueError("the JWKS holds no Ed25519 key")
+    return keys
+
+
+def _b64url(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def _signed_headers(headers: Mapping[str, str]) -> tuple[str, str, str, str]:
+    lowered = {name.lower(): value for name, value in headers.items()}
+    missing = [name for name in _SIGNED_HEADERS if not lowered.get(name)]
+    if missing:
+        raise InvalidWebhook(f"missing header {missing[0]}")
+    request_id, user_id, timestamp, signature = (lowered[name] for name in _SIGNED_HEADERS)
+    return request_id, user_id, timestamp, signature
+
+
+def _check_timestamp(timestamp: str, now: float) -> None:
+    try:
+        sent_at = int(timestamp)
+    except ValueError as exc:
+        raise InvalidWebhook("the timestamp is not a number") from exc
+    if abs(now - sent_at) > TIMESTAMP_TOLERANCE:
+        raise InvalidWebhook("the timestamp is more than 5 minutes away")
+
+
+def _signature(signature_hex: str) -> bytes:
+    try:
+        signature = bytes.fromhex(signature_hex)
+    except ValueError as exc:
+        raise InvalidWebhook("the signature is not hex") from exc
+    if len(signature) != 64:
+        raise InvalidWebhook("the signature is not 64 bytes")
+    return signature
+
+
+def _any_verifies(keys: tuple[Ed25519PublicKey, ...], signature: bytes, message: bytes) -> bool:
+    for key in keys:
+        try:
+            key.verify(signature, message)
+        except InvalidSignature:
+            continue
+        return True
+    return False

@@ -1,0 +1,150 @@
+"""Checking a startGeneration input against the catalog: every problem names its field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+from uuid import UUID
+
+from velro_graphql.errors import BadUserInput, ModelUnavailable
+from velro_graphql.services.catalog import Model, validate_parameters
+
+MAX_PROMPT = 2000
+MAX_NEGATIVE_PROMPT = 1000
+MAX_IDEMPOTENCY_KEY = 200
+MAX_IMAGE_URL = 2048
+# Endpoints that edit or animate a given picture: starting them without one would only fail.
+_IMAGE_REQUIRED = frozenset(
+    {"fal-ai/flux-pro/kontext/max", "fal-ai/runway-gen3/turbo/image-to-video"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StartInput:
+    model_id: str
+    prompt: str
+    negative_prompt: str | None = None
+    image_url: str | None = None
+    parameters: Any = None
+    project_id: UUID | None = None
+    idempotency_key: str | None = None
+    parent_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A start input that passed every check, with the model's defaults filled in."""
+
+    model: Model
+    prompt: str
+    negative_prompt: str | None
+    image_url: str | None
+    parameters: dict[str, Any]
+    project_id: UUID | None
+    idempotency_key: str | None
+    parent_id: UUID | None
+    provider: str
+    deadline_seconds: int
+
+    def values(self, user_id: UUID) -> dict[str, Any]:
+        return {
+            "user_id": user_id,
+            "project_id": self.project_id,
+            "model_id": self.model.id,
+            "parent_id": self.parent_id,
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "image_url": self.image_url,
+            "parameters": self.parameters,
+            "cost": self.model.credits,
+            "provider": self.provider,
+            "idempotency_key": self.idempotency_key,
+            "deadline_seconds": self.deadline_seconds,
+        }
+
+
+def check_start(
+    given: StartInput,
+    models: dict[str, Model],
+    *,
+    provider: str,
+    deadline_override: int | None = None,
+) -> Checked:
+    """Check the input; raise on the first problem, naming the field."""
+    model = _model(models, given.model_id)
+    parameters = validate_parameters(model, _parameters(given.parameters))
+    return Checked(
+        model=model,
+        prompt=_prompt(given.prompt),
+        negative_prompt=_negative_prompt(model, given.negative_prompt),
+        image_url=_image_url(model, given.image_url),
+        parameters=parameters,
+        project_id=given.project_id,
+        idempotency_key=_idempotency_key(given.idempotency_key),
+        parent_id=given.parent_id,
+        provider=provider,
+        deadline_seconds=deadline_override or model.deadline_seconds,
+    )
+
+
+def _model(models: dict[str, Model], model_id: str) -> Model:
+    model = models.get(model_id)
+    if model is None:
+        raise BadUserInput(f"Unknown model {model_id!r}.", field="modelId")
+    if model.deprecated:
+        raise ModelUnavailable(
+            f"{model.name} is deprecated and cannot be started.", field="modelId"
+        )
+    return model
+
+
+def _parameters(raw: Any) -> dict[str, object] | None:
+    if raw is None or isinstance(raw, dict):
+        return raw
+    raise BadUserInput("parameters must be an object.", field="parameters")
+
+
+def _prompt(prompt: str) -> str:
+    if not prompt.strip():
+        raise BadUserInput("prompt must not be empty.", field="prompt")
+    if len(prompt) > MAX_PROMPT:
+        raise BadUserInput(f"prompt must be at most {MAX_PROMPT} characters.", field="prompt")
+    return prompt
+
+
+def _negative_prompt(model: Model, negative_prompt: str | None) -> str | None:
+    if negative_prompt is None:
+        return None
+    if not model.accepts_negative_prompt:
+        raise BadUserInput(f"{model.name} takes no negative prompt.", field="negativePrompt")
+    if len(negative_prompt) > MAX_NEGATIVE_PROMPT:
+        raise BadUserInput(
+            f"negativePrompt must be at most {MAX_NEGATIVE_PROMPT} characters.",
+            field="negativePrompt",
+        )
+    return negative_prompt
+
+
+def _image_url(model: Model, image_url: str | None) -> str | None:
+    if image_url is None:
+        if model.id in _IMAGE_REQUIRED:
+            raise BadUserInput(f"{model.name} needs a reference image.", field="imageUrl")
+        return None
+    if not model.accepts_image:
+        raise BadUserInput(f"{model.name} takes no reference image.", field="imageUrl")
+    parsed = urlparse(image_url)
+    if parsed.scheme != "https" or not parsed.netloc or len(image_url) > MAX_IMAGE_URL:
+        raise BadUserInput("imageUrl must be an https URL.", field="imageUrl")
+    return image_url
+
+
+def _idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise BadUserInput(
+            f"idempotencyKey must be 1 to {MAX_IDEMPOTENCY_KEY} characters.",
+            field="idempotencyKey",
+        )
+    return key

@@ -1,0 +1,200 @@
+"""One step of a generation's durable job: submit once, poll, store, finish.
+
+The provider's request id is committed the moment the provider accepts the request, so a
+worker that resumes a job (after a crash, a lease expiry or a restart) polls that request
+and never submits it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from uuid import UUID
+
+from velro_graphql.db import generation_updates as updates
+from velro_graphql.db import jobs, outputs
+from velro_graphql.db.jobs import Job
+from velro_graphql.db.session import as_service
+from velro_graphql.entities import Generation, Output
+from velro_graphql.providers.base import (
+    Provider,
+    ProviderRequest,
+    ProviderStatus,
+    RejectedByProvider,
+    TransientProviderError,
+)
+from velro_graphql.services import lifecycle
+from velro_graphql.services.outputs import RetryLater, store_outputs
+from velro_graphql.services.runtime import Runtime
+from velro_graphql.storage.base import StorageError
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF = 60.0
+
+
+async def claim(rt: Runtime, *, owner: str, limit: int) -> list[Job]:
+    async with as_service(rt.pool) as conn:
+        return await jobs.claim(
+            conn, owner=owner, lease_seconds=rt.settings.worker_lease_seconds, limit=limit
+        )
+
+
+async def advance(rt: Runtime, job: Job, *, owner: str) -> None:
+    """Move one job a step; transient failures reschedule it with backoff and jitter."""
+    async with rt.pool.acquire() as conn:
+        generation = await updates.get(conn, job.generation_id)
+    if generation is None or generation.finished:
+        async with as_service(rt.pool) as conn:
+            await jobs.delete(conn, job.generation_id)
+        return
+    try:
+        delay = await _step(rt, job, generation)
+    except (TransientProviderError, StorageError, RetryLater) as error:
+        await _retry_later(rt, job, owner, error)
+    except RejectedByProvider as error:
+        await _fail(rt, generation.id, "PROVIDER_REJECTED", str(error) or "Rejected by provider.")
+    else:
+        if delay is not None:
+            await _reschedule(rt, job.generation_id, owner, delay)
+
+
+async def _step(rt: Runtime, job: Job, generation: Generation) -> float | None:
+    provider = rt.providers.get(generation.provider)
+    if provider is None:
+        raise TransientProviderError(f"provider {generation.provider} is not configured here")
+    request = provider_request(rt, generation)
+    if generation.provider_request_id is None:
+        await _submit(rt, job, provider, request)
+        return rt.settings.provider_poll_seconds
+    status = await provider.status(request, generation.provider_request_id)
+    return await _apply(rt, provider, generation, request, status)
+
+
+def provider_request(rt: Runtime, generation: Generation) -> ProviderRequest:
+    arguments = {"prompt": generation.prompt, **generation.parameters}
+    if generation.negative_prompt:
+        arguments["negative_prompt"] = generation.negative_prompt
+    if generation.image_url:
+        arguments["image_url"] = generation.image_url
+    model = rt.models.get(generation.model_id)
+    base = rt.settings.public_base_url
+    return ProviderRequest(
+        generation_id=str(generation.id),
+        model_id=generation.model_id,
+        media_type=model.media_type if model else "image",
+        arguments=arguments,
+        webhook_url=f"{base.rstrip('/')}/webhooks/fal?generation={generation.id}" if base else None,
+    )
+
+
+async def _submit(rt: Runtime, job: Job, provider: Provider, request: ProviderRequest) -> None:
+    if job.submitted_at is not None:
+        log.warning("resubmitting %s: an earlier submit got no request id", job.generation_id)
+    async with as_service(rt.pool) as conn:
+        await jobs.mark_submitting(conn, job.generation_id)
+    request_id = await provider.submit(request)
+    async with as_service(rt.pool) as conn:
+        await updates.set_request_id(conn, job.generation_id, request_id)
+
+
+async def _apply(
+    rt: Runtime,
+    provider: Provider,
+    generation: Generation,
+    request: ProviderRequest,
+    status: ProviderStatus,
+) -> float | None:
+    if status.state == "FAILED":
+        await _fail(rt, generation.id, "PROVIDER_ERROR", status.error or "The provider failed.")
+        return None
+    if status.state == "COMPLETED":
+        assert generation.provider_request_id is not None
+        result = await provider.result(request, generation.provider_request_id)
+        await _complete(rt, generation, await store_outputs(rt, generation, result.outputs))
+        return None
+    async with as_service(rt.pool) as conn:
+        await updates.record_progress(
+            conn,
+            generation.id,
+            status=status.state,
+            queue_position=status.queue_position,
+            progress=status.progress,
+            logs=[{"message": line.message, "at": line.at and line.at.isoformat()}
+                  for line in status.logs],
+        )  # fmt: skip
+    return rt.settings.provider_poll_seconds
+
+
+async def _complete(rt: Runtime, generation: Generation, kept: list[Output]) -> None:
+    if not kept:
+        await _fail(rt, generation.id, "OUTPUT_UNAVAILABLE", "No output could be retrieved.")
+        return
+    async with as_service(rt.pool) as conn:
+        for output in kept:
+            await outputs.upsert(conn, output)
+        await lifecycle.finish(conn, generation.id, status="COMPLETED")
+
+
+async def _fail(rt: Runtime, generation_id: UUID, code: str, message: str) -> None:
+    async with as_service(rt.pool) as conn:
+        await lifecycle.finish(
+            conn, generation_id, status="FAILED", error_code=code, error_message=message[:1000]
+        )
+
+
+async def _retry_later(rt: Runtime, job: Job, owner: str, error: Exception) -> None:
+    delay = min(_MAX_BACKOFF, 2.0 ** min(job.attempts, 6)) * random.uniform(0.5, 1.0)
+    log.warning("job %s: %s; retrying in %.1fs", job.generation_id, error, delay)
+    async with as_service(rt.pool) as conn:
+        await jobs.reschedule(
+            conn, job.generation_id, owner=owner, delay_seconds=delay, failed=True, error=str(error)
+        )
+
+
+async def _reschedule(rt: Runtime, generation_id: UUID, owner: str, delay: float) -> None:
+    async with as_service(rt.pool) as conn:
+        await jobs.reschedule(conn, generation_id, owner=owner, delay_seconds=delay)
+
+
+async def reap_overdue(rt: Runtime, *, limit: int = 50) -> int:
+    """Fail (and refund) generations past their deadline; ask their provider to stop."""
+    async with rt.pool.acquire() as conn:
+        overdue = await updates.overdue(conn, limit=limit)
+    reaped = 0
+    for generation_id in overdue:
+        async with as_service(rt.pool) as conn:
+            ended = await lifecycle.finish(
+                conn,
+                generation_id,
+                status="FAILED",
+                error_code="TIMEOUT",
+                error_message="The generation did not finish before its deadline.",
+            )
+        if ended is not None:
+            reaped += 1
+            await cancel_at_provider(rt, ended)
+    return reaped
+
+
+async def cancel_at_provider(rt: Runtime, generation: Generation) -> None:
+    """Ask the provider to stop work nobody waits for any more; failures are only logged."""
+    provider = rt.providers.get(generation.provider)
+    if provider is None or generation.provider_request_id is None:
+        return
+    try:
+        await provider.cancel(provider_request(rt, generation), generation.provider_request_id)
+    except Exception:
+        log.warning("could not cancel %s at %s", generation.id, generation.provider, exc_info=True)
+
+
+async def release_all(rt: Runtime, *, owner: str) -> None:
+    async with as_service(rt.pool) as conn:
+        await jobs.release_all(conn, owner=owner)
+
+
+async def renew(rt: Runtime, generation_ids: list[UUID], *, owner: str) -> None:
+    async with as_service(rt.pool) as conn:
+        await jobs.renew(
+            conn, generation_ids, owner=owner, seconds=rt.settings.worker_lease_seconds
+        )

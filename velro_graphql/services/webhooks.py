@@ -1,0 +1,67 @@
+"""fal webhooks: a verified notice that a request changed; the job then polls it at once.
+
+Applying the poll's answer (rather than the webhook body) keeps one code path for every
+transition, so a duplicate or replayed webhook changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from velro_graphql.db import generation_updates as updates
+from velro_graphql.db import jobs
+from velro_graphql.db.session import Queryable, as_service
+from velro_graphql.entities import Generation
+from velro_graphql.services.jobs import provider_request
+from velro_graphql.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def handle_fal(rt: Runtime, request_id: str, *, generation: str | None) -> None:
+    """Wake the job of the generation fal's request belongs to; adopt or cancel strays."""
+    stray: Generation | None = None
+    async with as_service(rt.pool) as conn:
+        generation_id = await updates.by_provider_request(conn, "fal", request_id)
+        if generation_id is None:
+            generation_id, stray = await _adopt(conn, request_id, _uuid(generation))
+        if generation_id is not None:
+            await jobs.wake(conn, generation_id)
+    if stray is not None:
+        await _cancel_stray(rt, stray, request_id)
+
+
+async def _adopt(
+    conn: Queryable, request_id: str, generation_id: UUID | None
+) -> tuple[UUID | None, Generation | None]:
+    """Attach a request whose submit reply was lost, or return it as a stray: a second request
+    for one generation (fal-client resubmits after a slow reply) that nobody would pay for."""
+    if generation_id is None:
+        log.warning("fal webhook for unknown request %s", request_id)
+        return None, None
+    found = await updates.get(conn, generation_id)
+    if found is None or found.provider != "fal":
+        return None, None
+    if found.provider_request_id is None and not found.finished:
+        await updates.set_request_id(conn, generation_id, request_id)
+        return generation_id, None
+    return None, found
+
+
+async def _cancel_stray(rt: Runtime, generation: Generation, request_id: str) -> None:
+    log.warning("stray fal request %s for generation %s: cancelling", request_id, generation.id)
+    provider = rt.providers.get("fal")
+    if provider is None:
+        return
+    try:
+        await provider.cancel(provider_request(rt, generation), request_id)
+    except Exception:
+        log.warning("could not cancel stray fal request %s", request_id, exc_info=True)
+
+
+def _uuid(value: str | None) -> UUID | None:
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None

@@ -1,0 +1,102 @@
+"""The worker loop: claim due jobs, advance them concurrently, keep leases alive, reap, copy.
+
+Any number of workers (inside `serve` or as `velro-graphql worker`) share one database:
+claims use `FOR UPDATE SKIP LOCKED` and leases, so each job runs in one place at a time and a
+crashed worker's jobs are taken over when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable
+from uuid import UUID
+
+from velro_graphql.db.jobs import Job
+from velro_graphql.services import jobs, outputs
+from velro_graphql.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, rt: Runtime, *, name: str | None = None) -> None:
+        self.rt = rt
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._running: dict[UUID, asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Work until `stop()`; then wait for running steps and give back their leases."""
+        heartbeat = asyncio.create_task(self._heartbeat())
+        housekeeping = asyncio.create_task(self._housekeeping())
+        try:
+            while not self._stopping.is_set():
+                claimed = await self._claim()
+                if not claimed:
+                    await self._idle()
+        finally:
+            heartbeat.cancel()
+            housekeeping.cancel()
+            await self._drain()
+            await jobs.release_all(self.rt, owner=self.name)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _claim(self) -> int:
+        free = self.rt.settings.worker_concurrency - len(self._running)
+        if free <= 0:
+            return 0
+        try:
+            claimed = await jobs.claim(self.rt, owner=self.name, limit=free)
+        except Exception:
+            log.exception("worker %s: claiming jobs failed", self.name)
+            return 0
+        for job in claimed:
+            self._start(job)
+        return len(claimed)
+
+    def _start(self, job: Job) -> None:
+        task = asyncio.create_task(self._advance(job))
+        self._running[job.generation_id] = task
+        task.add_done_callback(lambda _: self._running.pop(job.generation_id, None))
+
+    async def _advance(self, job: Job) -> None:
+        try:
+            await jobs.advance(self.rt, job, owner=self.name)
+        except Exception:
+            # The lease runs out and another attempt follows; the deadline bounds the damage.
+            log.exception("worker %s: job %s failed unexpectedly", self.name, job.generation_id)
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), self.rt.settings.worker_idle_seconds)
+
+    async def _heartbeat(self) -> None:
+        interval = self.rt.settings.worker_lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            if self._running:
+                await _logged(jobs.renew(self.rt, list(self._running), owner=self.name))
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await _logged(jobs.reap_overdue(self.rt))
+            await _logged(outputs.copy_pending(self.rt))
+            await asyncio.sleep(self.rt.settings.worker_housekeeping_seconds)
+
+    async def _drain(self) -> None:
+        if self._running:
+            await asyncio.wait(list(self._running.values()), timeout=30)
+
+
+async def _logged(step: Awaitable[object]) -> None:
+    try:
+        await step
+    except Exception:
+        log.exception("worker housekeeping failed")
