@@ -60,8 +60,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    print("velro-graphql worker: not yet; `serve` runs no jobs either.", file=sys.stderr)
-    return 1
+    from velro_graphql.logs import configure_logging
+    from velro_graphql.worker.runner import run_until_signalled
+
+    configure_logging()
+    asyncio.run(run_until_signalled(settings))
+    return 0
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:

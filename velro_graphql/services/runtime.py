@@ -1,21 +1,30 @@
-"""What background work needs: the database, providers, storage and an HTTP client."""
+"""What generation work needs (database, providers, storage, an HTTP client), opened once."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
 import httpx
 
 from velro_graphql.config import Settings
+from velro_graphql.db.database import open_database
 from velro_graphql.providers.base import Provider
+from velro_graphql.providers.fal import FalProvider
+from velro_graphql.providers.simulator import SimulatorProvider
+from velro_graphql.services import catalog
 from velro_graphql.services.catalog import Model
 from velro_graphql.storage.base import Storage
+from velro_graphql.storage.local import LocalStorage
+from velro_graphql.storage.supabase import SupabaseStorage
 
 
 @dataclass
 class Runtime:
     settings: Settings
+    dsn: str
     pool: asyncpg.Pool
     providers: dict[str, Provider]
     storage: Storage
@@ -26,3 +35,56 @@ class Runtime:
     def default_provider(self) -> str:
         """The provider new generations go to: fal when configured, else the simulator."""
         return "fal" if "fal" in self.providers else "simulator"
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Open the database (migrated when embedded, catalog mirrored), providers and storage."""
+    settings.check()
+    models = catalog.load_catalog()
+    async with AsyncExitStack() as stack:
+        database = await stack.enter_async_context(open_database(settings))
+        await catalog.mirror_catalog(database.pool, models)
+        yield Runtime(
+            settings=settings,
+            dsn=database.dsn,
+            pool=database.pool,
+            providers=await _providers(settings, stack),
+            storage=await _storage(settings, stack),
+            http=await stack.enter_async_context(httpx.AsyncClient(timeout=30)),
+            models={m.id: m for m in models},
+        )
+
+
+async def _providers(settings: Settings, stack: AsyncExitStack) -> dict[str, Provider]:
+    # The simulator always runs, so generations it started still finish after FAL_KEY is set.
+    providers: dict[str, Provider] = {
+        "simulator": SimulatorProvider(
+            queue_seconds=settings.simulator_queue_seconds,
+            run_seconds=settings.simulator_run_seconds,
+        )
+    }
+    if settings.fal_key:
+        providers["fal"] = FalProvider(
+            settings.fal_key, poll_interval=settings.provider_poll_seconds
+        )
+    for provider in providers.values():
+        stack.push_async_callback(provider.close)
+    return providers
+
+
+async def _storage(settings: Settings, stack: AsyncExitStack) -> Storage:
+    if settings.supabase_url and settings.supabase_service_role_key:
+        supabase = SupabaseStorage(settings.supabase_url, settings.supabase_service_role_key)
+        stack.push_async_callback(supabase.close)
+        await supabase.ensure_buckets(
+            max_image_bytes=settings.max_image_bytes, max_video_bytes=settings.max_video_bytes
+        )
+        return supabase
+    local = LocalStorage(
+        settings.velro_home / "files",
+        secret=settings.local_storage_secret(),
+        base_url=settings.public_base_url or f"http://127.0.0.1:{settings.port}",
+    )
+    stack.push_async_callback(local.close)
+    return local

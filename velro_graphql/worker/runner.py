@@ -11,14 +11,16 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
 import uuid
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from uuid import UUID
 
+from velro_graphql.config import Settings
 from velro_graphql.db.jobs import Job
 from velro_graphql.services import jobs, outputs
-from velro_graphql.services.runtime import Runtime
+from velro_graphql.services.runtime import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
 
@@ -100,3 +102,26 @@ async def _logged(step: Awaitable[object]) -> None:
         await step
     except Exception:
         log.exception("worker housekeeping failed")
+
+
+@contextlib.asynccontextmanager
+async def running_worker(rt: Runtime) -> AsyncIterator[Worker]:
+    """Run a worker in the background while the block runs; stop it gracefully after."""
+    worker = Worker(rt)
+    task = asyncio.create_task(worker.run())
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        await task
+
+
+async def run_until_signalled(settings: Settings) -> None:
+    """`velro-graphql worker`: run jobs until SIGINT or SIGTERM, then release leases."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_runtime(settings) as rt, running_worker(rt) as worker:
+        log.info("worker %s started", worker.name)
+        await stop.wait()
