@@ -14,9 +14,9 @@ import asyncpg
 import pytest
 
 from tests.factories import TEST_JWT_SECRET, make_caller
-from velro_graphql.api.startup import open_services
 from velro_graphql.api.context import Context, Services
 from velro_graphql.api.schema import build_schema
+from velro_graphql.api.startup import open_services
 from velro_graphql.config import Settings
 from velro_graphql.db.embedded import start_embedded, with_database
 from velro_graphql.db.migrate import migrate

@@ -1,0 +1,77 @@
+"""Outputs through the schema: signed URLs on read, files removed with their generation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.factories import TEST_JWT_SECRET
+from velro_graphql.config import Settings
+from velro_graphql.services import jobs
+
+OUTPUTS = """
+query($id: ID!) {
+  generation(id: $id) {
+    status
+    outputs { url(expiresIn: 120) contentType width height byteSize stored sha256
+              thumbnailUrl(size: 512) }
+  }
+}"""
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        velro_home=tmp_path / "home",
+        supabase_jwt_secret=TEST_JWT_SECRET,
+        simulator_queue_seconds=0,
+        simulator_run_seconds=0,
+        provider_poll_seconds=0,
+    )
+
+
+async def run_jobs(client: Any) -> None:
+    rt = client.services.runtime
+    for _ in range(5):
+        for job in await jobs.claim(rt, owner="test", limit=10):
+            await jobs.advance(rt, job, owner="test")
+
+
+async def test_outputs_are_signed_on_read_and_deleted_with_the_generation(client: Any) -> None:
+    alice = await client.user("alice@example.com")
+    started = await client.execute(
+        'mutation { startGeneration(input: {modelId: "fal-ai/flux-pro", prompt: "a fox"}) '
+        "{ generation { id } } }",
+        caller=alice,
+    )
+    generation_id = started.data["startGeneration"]["generation"]["id"]
+    await run_jobs(client)
+
+    result = await client.execute(OUTPUTS, {"id": generation_id}, caller=alice)
+    generation = result.data["generation"]
+    assert generation["status"] == "COMPLETED"
+    [output] = generation["outputs"]
+    assert output["contentType"] == "image/png"
+    assert output["stored"] is True
+    assert "signature=" in output["url"] and "signature=" in output["thumbnailUrl"]
+    files = client.services.settings.velro_home / "files"
+    stored = sorted(p.name for p in files.rglob("*") if p.is_file())
+    assert stored == ["0.png", "0_256.webp", "0_512.webp"]
+
+    too_long = await client.execute(
+        "query($id: ID!) { generation(id: $id) { outputs { url(expiresIn: 99999999) } } }",
+        {"id": generation_id},
+        caller=alice,
+    )
+    assert too_long.errors[0].extensions["code"] == "BAD_USER_INPUT"
+
+    deleted = await client.execute(
+        "mutation($id: ID!) { deleteGeneration(input: {id: $id}) { userErrors { code } } }",
+        {"id": generation_id},
+        caller=alice,
+    )
+    assert deleted.data["deleteGeneration"]["userErrors"] == []
+    assert [p for p in files.rglob("*") if p.is_file()] == []
