@@ -7,6 +7,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,16 +125,22 @@ def client(schema: Any, services: Services) -> Client:
     return Client(schema, services)
 
 
-@pytest.fixture
-async def http(settings: Settings) -> AsyncIterator[Any]:
+@asynccontextmanager
+async def app_client(settings: Settings, **app_options: Any) -> AsyncIterator[Any]:
     """An httpx client talking to the whole app (lifespan included) in-process."""
     import httpx
 
     from velro_graphql.api.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, **app_options)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http_client:
             http_client.app = app  # type: ignore[attr-defined]
             yield http_client
+
+
+@pytest.fixture
+async def http(settings: Settings) -> AsyncIterator[Any]:
+    async with app_client(settings) as client:
+        yield client

@@ -49,9 +49,32 @@ class Settings(BaseSettings):
     fal_webhook_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
     # Provider output URLs must be https on public addresses unless this is set (tests only).
     allow_insecure_downloads: bool = False
+    # How long a provider's output may go silent mid-download before the copy is retried later.
+    output_read_timeout_seconds: float = Field(default=30.0, gt=0)
     max_image_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     max_video_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
+
+    # Abuse resistance (README "Security").
+    rate_limit_operations_per_minute: int = Field(default=60, ge=1)
+    rate_limit_generations_per_minute: int = Field(default=10, ge=1)
+    max_query_depth: int = Field(default=12, ge=2)
+    max_query_aliases: int = Field(default=30, ge=1)
+    max_query_tokens: int = Field(default=3000, ge=100)
+    max_query_cost: int = Field(default=5000, ge=10)
+    max_body_bytes: int = Field(default=100_000, ge=1024)
+    graphiql: bool | None = Field(default=None, description="Default: on only when embedded.")
+    introspection: bool | None = Field(default=None, description="Default: on only when embedded.")
+    persisted_queries_only: bool = False
+    persisted_queries_file: Path | None = None
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.embedded if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.embedded if self.introspection is None else self.introspection
 
     @field_validator("cors_origins", mode="before")
     @classmethod

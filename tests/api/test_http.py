@@ -8,6 +8,7 @@ import json
 import uuid
 from typing import Any
 
+from tests.conftest import app_client
 from tests.factories import make_token
 
 ME = {"query": "{ me { email creditsBalance } }"}
@@ -24,10 +25,22 @@ async def test_health_and_ready(http: Any) -> None:
     assert ready.json()["checks"]["database"] is True
 
 
-async def test_graphiql_is_served_to_browsers(http: Any) -> None:
+async def test_graphiql_is_off_when_configured_for_production(http: Any) -> None:
     page = await http.get("/graphql", headers={"Accept": "text/html"})
-    assert page.status_code == 200
-    assert "graphiql" in page.text.lower()
+    assert page.status_code == 404
+    introspection = await http.post("/graphql", json={"query": "{ __schema { types { name } } }"})
+    assert introspection.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_graphiql_and_introspection_can_be_switched_on(settings: Any) -> None:
+    async with app_client(
+        settings.model_copy(update={"graphiql": True, "introspection": True})
+    ) as http:
+        page = await http.get("/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        assert "graphiql" in page.text.lower()
+        schema = await http.post("/graphql", json={"query": "{ __schema { types { name } } }"})
+        assert "errors" not in schema.json()
 
 
 async def test_first_sign_in_grants_1000_credits_once_under_concurrency(http: Any) -> None:

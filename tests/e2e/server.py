@@ -49,15 +49,22 @@ class ServerProcess:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop(self, timeout: float = 15) -> None:
-        """SIGTERM (graceful shutdown releases leases), then wait; kill if it hangs."""
+    def terminate(self) -> None:
+        """Ask for a graceful shutdown (the worker gives back its leases)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+
+    def wait(self, timeout: float = 15) -> None:
+        """Wait for the process to exit; kill it if it hangs."""
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        self.terminate()
+        self.wait()
 
 
 def free_port() -> int:
@@ -131,4 +138,6 @@ async def server_factory(database_url: str, home: Path) -> AsyncIterator[ServerF
         yield start
     finally:
         for server in started:
-            server.stop()
+            server.terminate()
+        for server in started:
+            server.wait()

@@ -13,6 +13,7 @@ from strawberry.types.unset import UnsetType
 
 from velro_graphql.api.auth import bearer_token
 from velro_graphql.api.context import Context, Services
+from velro_graphql.api.http import install_edges, origin_allowed
 from velro_graphql.api.routes import router
 from velro_graphql.api.schema import build_schema
 from velro_graphql.api.startup import open_services
@@ -22,13 +23,17 @@ from velro_graphql.errors import Unauthenticated
 from velro_graphql.services import users
 
 
-async def authenticate(services: Services, authorization: str | None) -> Context:
-    """Build the operation's context from the Authorization header value."""
+async def context_for_request(services: Services, request: Request) -> Context:
+    """Build an HTTP operation's context: who calls (from the bearer token) and from where."""
+    request_id: str | None = getattr(request.state, "request_id", None)
+    address = request.client.host if request.client else None
     try:
-        caller = await verify_caller(services, authorization)
+        caller = await verify_caller(services, request.headers.get("authorization"))
     except Unauthenticated as error:
-        return Context(services, caller=None, auth_error=error)
-    return Context(services, caller=caller)
+        return Context(
+            services, caller=None, auth_error=error, request_id=request_id, client_address=address
+        )
+    return Context(services, caller=caller, request_id=request_id, client_address=address)
 
 
 async def verify_caller(services: Services, authorization: str | None) -> Caller | None:
@@ -52,6 +57,12 @@ async def verify_caller(services: Services, authorization: str | None) -> Caller
 class VelroGraphQLRouter(GraphQLRouter[Context, None]):
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a WebSocket at connection_init, from its `Authorization` parameter."""
+        request = context.request
+        assert request is not None
+        if not origin_allowed(
+            request.headers.get("origin"), request.headers.get("host"), context.services.settings
+        ):
+            raise ConnectionRejectionError({"code": "FORBIDDEN", "message": "Origin not allowed."})
         params: dict[str, Any] = context.connection_params or {}
         header = params.get("Authorization") or params.get("authorization")
         if header is None and isinstance(params.get("authToken"), str):
@@ -65,6 +76,9 @@ class VelroGraphQLRouter(GraphQLRouter[Context, None]):
                 {"code": "UNAUTHENTICATED", "message": "Send Authorization in connection_init."}
             )
         context.set_caller(caller)
+        await context.services.rate_limits.spend(
+            context.services.rate_limits.operations, context.rate_limit_key
+        )
         return None
 
 
@@ -77,11 +91,17 @@ def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
 
     async def get_context(request: Request = None, ws: WebSocket = None) -> Context:  # type: ignore[assignment]
         if ws is not None:
-            return Context(ws.app.state.services, caller=None)
-        return await authenticate(request.app.state.services, request.headers.get("authorization"))
+            address = ws.client.host if ws.client else None
+            return Context(ws.app.state.services, caller=None, client_address=address)
+        return await context_for_request(request.app.state.services, request)
 
     app = FastAPI(title="velro-graphql", lifespan=lifespan, docs_url=None, redoc_url=None)
-    graphql = VelroGraphQLRouter(build_schema(), context_getter=get_context, graphql_ide="graphiql")
+    graphql = VelroGraphQLRouter(
+        build_schema(settings),
+        context_getter=get_context,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+    )
     app.include_router(graphql, prefix="/graphql")
     app.include_router(router)
+    install_edges(app, settings)
     return app

@@ -8,12 +8,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
+from uuid import UUID
 
 import asyncpg
 from strawberry.fastapi import BaseContext
 
 from velro_graphql.api.auth import TokenVerifier
 from velro_graphql.api.loaders import Loaders
+from velro_graphql.api.persisted import PersistedQueries
+from velro_graphql.api.telemetry import Metrics
 from velro_graphql.api.types.output import check_expiry
 from velro_graphql.config import Settings
 from velro_graphql.db.session import CallerSession
@@ -22,6 +25,7 @@ from velro_graphql.errors import RateLimited, Unauthenticated, VelroError
 from velro_graphql.providers.fal_webhooks import FalWebhookVerifier
 from velro_graphql.services.catalog import Model
 from velro_graphql.services.events import EventHub
+from velro_graphql.services.rate_limits import RateLimits
 from velro_graphql.services.runtime import Runtime
 from velro_graphql.services.users import KnownUsers
 
@@ -37,6 +41,9 @@ class Services:
     runtime: Runtime
     hub: EventHub
     webhooks: FalWebhookVerifier
+    rate_limits: RateLimits
+    persisted_queries: PersistedQueries
+    metrics: Metrics
     # True on a bare Postgres, where no Supabase Auth fills auth.users for us.
     creates_auth_users: bool
     known_users: KnownUsers = field(default_factory=KnownUsers)
@@ -76,12 +83,14 @@ class Context(BaseContext):
         caller: Caller | None,
         auth_error: VelroError | None = None,
         request_id: str | None = None,
+        client_address: str | None = None,
     ) -> None:
         super().__init__()
         self.services = services
         self._caller = caller
         self._auth_error = auth_error
         self.request_id = request_id or uuid.uuid4().hex
+        self.client_address = client_address or "unknown"
         self._session: CallerSession | None = None
         self._loaders: Loaders | None = None
         self.subscriptions = 0
@@ -92,6 +101,15 @@ class Context(BaseContext):
         if self._caller is None:
             raise self._auth_error or Unauthenticated("Sign in: send a bearer token.")
         return self._caller
+
+    @property
+    def user_id(self) -> UUID | None:
+        return self._caller.user_id if self._caller else None
+
+    @property
+    def rate_limit_key(self) -> str:
+        """Whose budget an operation spends: the user's, or the client address's."""
+        return f"user:{self._caller.user_id}" if self._caller else f"ip:{self.client_address}"
 
     def set_caller(self, caller: Caller) -> None:
         """Authenticate a WebSocket connection at `connection_init`."""

@@ -8,6 +8,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import StreamExecutionResult
 
 from velro_graphql.errors import RateLimited, VelroError
 
@@ -67,11 +68,22 @@ class ErrorCodes(SchemaExtension):
     """Give each error its code and mask the unexpected ones (logged with the request id)."""
 
     def on_operation(self) -> Iterator[None]:
+        self._streamed = False
         yield
-        result = self.execution_context.result
+        # A streamed result was coded before it was sent; coding it twice would lose its code.
+        if not self._streamed:
+            self._code(self.execution_context.result)
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        """Code each result of a subscription (or a WebSocket operation) before it is sent."""
+        self._streamed = True
+        self._code(result)
+        yield
+
+    def _code(self, result: object) -> None:
         errors = getattr(result, "errors", None)
         if not errors:
             return
         request_id = getattr(self.execution_context.context, "request_id", "-")
         log_unexpected(errors, request_id)
-        result.errors = [with_code(e, request_id) for e in errors]  # type: ignore[union-attr]
+        result.errors = [with_code(e, request_id) for e in errors]  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from velro_graphql.api.context import Services
 from velro_graphql.providers.fal_webhooks import InvalidWebhook, WebhookKeysUnavailable
@@ -49,6 +50,12 @@ async def _check(probe: Awaitable[bool]) -> bool:
     except Exception:
         log.warning("readiness check failed", exc_info=True)
         return False
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    registry = _services(request).metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.post("/webhooks/fal")

@@ -7,18 +7,30 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from velro_graphql.api.errors import ErrorCodes
+from velro_graphql.api.guards import OperationGuard
+from velro_graphql.api.persisted import PersistedQueryExtension
 from velro_graphql.api.resolvers.generation_mutations import GenerationMutation
 from velro_graphql.api.resolvers.project_mutations import ProjectMutation
 from velro_graphql.api.resolvers.query import Query
 from velro_graphql.api.resolvers.subscription import Subscription
+from velro_graphql.api.telemetry import OperationLog
 from velro_graphql.api.types.generation import Generation
 from velro_graphql.api.types.project import Project
 from velro_graphql.api.types.user import User
+from velro_graphql.config import Settings
 
 
 class DatabaseSession(SchemaExtension):
@@ -40,17 +52,27 @@ class VelroSchema(strawberry.Schema):
         return None
 
 
-def build_schema(**kwargs: Any) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with its per-operation extensions, in the order they run."""
+    limits = settings or Settings()
+    extensions: list[Any] = [
+        PersistedQueryExtension,  # first: it may supply the document itself
+        OperationLog,
+        DatabaseSession,
+        ErrorCodes,
+        lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
+        lambda: ParserCache(maxsize=512),
+        lambda: QueryDepthLimiter(max_depth=limits.max_query_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=limits.max_query_aliases),
+        lambda: ValidationCache(maxsize=512),
+        OperationGuard,
+    ]
+    if not limits.introspection_enabled:
+        extensions.append(DisableIntrospection)
     return VelroSchema(
         query=Query,
         mutation=merge_types("Mutation", (ProjectMutation, GenerationMutation)),
         subscription=Subscription,
         types=[Project, Generation, User],
-        extensions=[
-            DatabaseSession,
-            ErrorCodes,
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
-        ],
-        **kwargs,
+        extensions=extensions,
     )

@@ -7,10 +7,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from velro_graphql.api.auth import TokenVerifier
 from velro_graphql.api.context import Services
+from velro_graphql.api.persisted import PersistedQueries
+from velro_graphql.api.telemetry import Metrics
 from velro_graphql.config import Settings
 from velro_graphql.providers.fal_webhooks import FalWebhookVerifier
 from velro_graphql.services import users
 from velro_graphql.services.events import EventHub
+from velro_graphql.services.rate_limits import RateLimits
 from velro_graphql.services.runtime import open_runtime
 from velro_graphql.worker.runner import running_worker
 
@@ -34,7 +37,19 @@ async def open_services(settings: Settings, *, run_worker: bool = False) -> Asyn
             hub=hub,
             webhooks=FalWebhookVerifier(settings.fal_webhook_jwks_url, runtime.http),
             creates_auth_users=not await users.supabase_auth_present(runtime.pool),
+            rate_limits=RateLimits(settings),
+            persisted_queries=PersistedQueries(
+                known_file=settings.persisted_queries_file,
+                only_known=settings.persisted_queries_only,
+            ),
+            metrics=metrics_for(hub),
         )
+
+
+def metrics_for(hub: EventHub) -> Metrics:
+    metrics = Metrics()
+    metrics.subscribers.set_function(lambda: hub.subscriber_count)
+    return metrics
 
 
 def make_verifier(settings: Settings) -> TokenVerifier:

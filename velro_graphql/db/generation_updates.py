@@ -62,10 +62,15 @@ async def by_provider_request(conn: Queryable, provider: str, request_id: str) -
     return found
 
 
-async def set_request_id(conn: Queryable, id_: UUID, request_id: str) -> None:
-    await conn.execute(
-        "UPDATE generations SET provider_request_id = $2 WHERE id = $1", id_, request_id
+async def set_request_id(conn: Queryable, id_: UUID, request_id: str) -> bool:
+    """Record the provider's request id; False when the generation already has one."""
+    status = await conn.execute(
+        "UPDATE generations SET provider_request_id = $2"
+        " WHERE id = $1 AND provider_request_id IS NULL",
+        id_,
+        request_id,
     )
+    return status == "UPDATE 1"
 
 
 async def record_progress(
@@ -105,7 +110,10 @@ async def finish(
     row = await conn.fetchrow(
         "UPDATE generations SET status = $2, error_code = $3, error_message = $4,"
         " completed_at = now(), queue_position = NULL,"
-        " progress = CASE WHEN $2 = 'COMPLETED' THEN 1 ELSE progress END"
+        " progress = CASE WHEN $2 = 'COMPLETED' THEN 1 ELSE progress END,"
+        # A request can finish between two polls without ever being seen IN_PROGRESS.
+        " started_at = CASE WHEN $2 = 'COMPLETED' THEN coalesce(started_at, now())"
+        " ELSE started_at END"
         f" WHERE id = $1 AND status IN {_UNFINISHED} AND ($5::uuid IS NULL OR user_id = $5)"
         f" RETURNING {COLUMNS}",
         id_,

@@ -95,7 +95,18 @@ async def _submit(rt: Runtime, job: Job, provider: Provider, request: ProviderRe
         await jobs.mark_submitting(conn, job.generation_id)
     request_id = await provider.submit(request)
     async with as_service(rt.pool) as conn:
-        await updates.set_request_id(conn, job.generation_id, request_id)
+        recorded = await updates.set_request_id(conn, job.generation_id, request_id)
+    if not recorded:  # a webhook adopted an earlier, lost submit meanwhile: this one is spare
+        await cancel_stray(provider, request, request_id)
+
+
+async def cancel_stray(provider: Provider, request: ProviderRequest, request_id: str) -> None:
+    """Cancel a second provider request for one generation, which nobody would use."""
+    log.warning("stray request %s for generation %s: cancelling", request_id, request.generation_id)
+    try:
+        await provider.cancel(request, request_id)
+    except Exception:
+        log.warning("could not cancel stray request %s", request_id, exc_info=True)
 
 
 async def _apply(

@@ -65,7 +65,11 @@ async def _fetch(rt: Runtime, generation: Generation, url: str | None) -> bytes:
     cap = rt.settings.max_video_bytes if video else rt.settings.max_image_bytes
     try:
         return await download(
-            rt.http, url, max_bytes=cap, allow_insecure=rt.settings.allow_insecure_downloads
+            rt.http,
+            url,
+            max_bytes=cap,
+            allow_insecure=rt.settings.allow_insecure_downloads,
+            read_timeout=rt.settings.output_read_timeout_seconds,
         )
     except DownloadError as error:
         raise OutputUnavailable(str(error)) from error
@@ -149,6 +153,7 @@ async def _copy_one(rt: Runtime, output: Output) -> int:
             output.provider_url,
             max_bytes=rt.settings.max_video_bytes,
             allow_insecure=rt.settings.allow_insecure_downloads,
+            read_timeout=rt.settings.output_read_timeout_seconds,
         )
         async with rt.pool.acquire() as conn:
             project_id = await generations.project_of(conn, output.generation_id)

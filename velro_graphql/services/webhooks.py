@@ -13,7 +13,7 @@ from velro_graphql.db import generation_updates as updates
 from velro_graphql.db import jobs
 from velro_graphql.db.session import Queryable, as_service
 from velro_graphql.entities import Generation
-from velro_graphql.services.jobs import provider_request
+from velro_graphql.services.jobs import cancel_stray, provider_request
 from velro_graphql.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -43,21 +43,15 @@ async def _adopt(
     found = await updates.get(conn, generation_id)
     if found is None or found.provider != "fal":
         return None, None
-    if found.provider_request_id is None and not found.finished:
-        await updates.set_request_id(conn, generation_id, request_id)
+    if not found.finished and await updates.set_request_id(conn, generation_id, request_id):
         return generation_id, None
     return None, found
 
 
 async def _cancel_stray(rt: Runtime, generation: Generation, request_id: str) -> None:
-    log.warning("stray fal request %s for generation %s: cancelling", request_id, generation.id)
     provider = rt.providers.get("fal")
-    if provider is None:
-        return
-    try:
-        await provider.cancel(provider_request(rt, generation), request_id)
-    except Exception:
-        log.warning("could not cancel stray fal request %s", request_id, exc_info=True)
+    if provider is not None:
+        await cancel_stray(provider, provider_request(rt, generation), request_id)
 
 
 def _uuid(value: str | None) -> UUID | None:

@@ -1,0 +1,205 @@
+"""fal webhooks through the whole HTTP app: signed ones wake the job at once, duplicates and
+forgeries change nothing, and a second fal request for one generation (after a submit reply
+that came too late) is noticed and cancelled rather than paid for in silence."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from tests.fakes.fal_payloads import webhook_body
+from tests.fakes.fal_server import FakeFal
+from velro_graphql.api.app import create_app
+from velro_graphql.config import Settings
+from velro_graphql.providers.fal import FalProvider
+
+BASE_URL = "http://velro.test"
+
+
+@dataclass
+class App:
+    http: httpx.AsyncClient
+    worker: Any  # the Harness over the app's own runtime
+
+
+@pytest.fixture
+async def app(fal_settings: Settings, harness_for: Any) -> AsyncIterator[App]:
+    """The app with fal configured and webhooks on; jobs poll only every 30 s on their own."""
+    settings = fal_settings.model_copy(
+        update={"public_base_url": BASE_URL, "provider_poll_seconds": 30.0}
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+            yield App(http, harness_for(application.state.services.runtime))
+
+
+async def _post_webhook(
+    app: App, fake: FakeFal, request_id: str, **signing: Any
+) -> httpx.Response:
+    job = fake.jobs[request_id]
+    assert job.webhook_url and job.webhook_url.startswith(f"{BASE_URL}/webhooks/fal?")
+    body = json.dumps(webhook_body(job, f"{fake.url}/files")).encode()
+    headers = fake.signed_headers(request_id, body, **signing)
+    return await app.http.post(job.webhook_url, content=body, headers=headers)
+
+
+async def _submitted(app: App, fake: FakeFal) -> tuple[Any, Any, str]:
+    caller = await app.worker.user()
+    generation = await app.worker.start(caller)
+    assert await app.worker.step() == 1
+    (request_id,) = fake.jobs
+    return caller, generation, request_id
+
+
+async def test_a_signed_webhook_wakes_the_job_and_a_duplicate_changes_nothing(
+    fake: FakeFal, app: App
+) -> None:
+    fake.script(queued=0, in_progress=0)
+    caller, generation, request_id = await _submitted(app, fake)
+    assert (await app.worker.job(generation.id))["due_in"].total_seconds() > 20
+    assert await app.worker.step() == 0  # nothing due: the next poll is 30 s away
+
+    response = await _post_webhook(app, fake, request_id)
+
+    assert response.status_code == 200
+    assert (await app.worker.job(generation.id))["due_in"].total_seconds() <= 0
+    assert await app.worker.step() == 1
+    done = await app.worker.generation(generation.id)
+    assert done.status == "COMPLETED"
+    assert len(await app.worker.outputs(caller, generation.id)) == 1
+
+    again = await _post_webhook(app, fake, request_id)
+
+    assert again.status_code == 200
+    assert await app.worker.generation(generation.id) == done
+    assert await app.worker.job(generation.id) is None
+    assert await app.worker.step(wake=True) == 0
+    assert await app.worker.kinds_for(caller, generation.id) == ["charge"]
+    assert fake.submit_count() == 1 and fake.cancels == []
+
+
+@pytest.mark.parametrize(
+    "signing",
+    [
+        {"key": Ed25519PrivateKey.generate()},
+        {"timestamp": int(time.time()) - 600},
+        {"timestamp": int(time.time()) + 600},
+    ],
+    ids=["wrong-key", "stale", "future"],
+)
+async def test_an_invalid_webhook_is_refused_and_changes_nothing(
+    fake: FakeFal, app: App, signing: dict[str, Any]
+) -> None:
+    fake.script(queued=0, in_progress=0)
+    _, generation, request_id = await _submitted(app, fake)
+    before = (await app.worker.job(generation.id))["run_at"]
+
+    response = await _post_webhook(app, fake, request_id, **signing)
+
+    assert response.status_code == 401
+    assert (await app.worker.job(generation.id))["run_at"] == before
+    assert (await app.worker.generation(generation.id)).status == "QUEUED"
+    assert await app.worker.step() == 0
+
+
+async def test_a_webhook_with_a_tampered_body_is_refused(fake: FakeFal, app: App) -> None:
+    _, generation, request_id = await _submitted(app, fake)
+    job = fake.jobs[request_id]
+    body = json.dumps(webhook_body(job, f"{fake.url}/files")).encode()
+    headers = fake.signed_headers(request_id, body)
+    before = (await app.worker.job(generation.id))["run_at"]
+
+    response = await app.http.post(job.webhook_url, content=body + b" ", headers=headers)
+
+    assert response.status_code == 401
+    assert (await app.worker.job(generation.id))["run_at"] == before
+
+
+@pytest.fixture
+async def impatient(app: App) -> AsyncIterator[FalProvider]:
+    """A fal provider that gives up on a submit reply after half a second."""
+    runtime = app.worker.rt
+    original = runtime.providers["fal"]
+    provider = FalProvider("test-fal-key-123456", poll_interval=0.05, submit_timeout=0.5)
+    runtime.providers["fal"] = provider
+    yield provider
+    runtime.providers["fal"] = original
+    await provider.close()
+
+
+async def test_a_lost_submit_reply_is_adopted_from_its_webhook_without_resubmitting(
+    fake: FakeFal, app: App, impatient: FalProvider
+) -> None:
+    fake.script(queued=0, in_progress=0)
+    fake.slow_submit(2.0)
+    caller = await app.worker.user()
+    generation = await app.worker.start(caller)
+
+    assert await app.worker.step() == 1  # fal accepted it, but the reply came too late
+    (request_id,) = fake.jobs
+    assert (await app.worker.generation(generation.id)).provider_request_id is None
+    assert (await app.worker.job(generation.id))["attempts"] == 1
+
+    assert (await _post_webhook(app, fake, request_id)).status_code == 200
+    done = await app.worker.drive(generation.id)
+
+    assert done.status == "COMPLETED" and done.provider_request_id == request_id
+    assert fake.submit_count() == 1 and fake.cancels == []
+    assert await app.worker.kinds_for(caller, generation.id) == ["charge"]
+
+
+async def test_a_resubmitted_generation_cancels_the_stray_first_request(
+    fake: FakeFal, app: App, impatient: FalProvider
+) -> None:
+    fake.script(queued=0, in_progress=0)
+    fake.slow_submit(2.0)
+    caller = await app.worker.user()
+    generation = await app.worker.start(caller)
+    assert await app.worker.step() == 1  # the first submit's reply is lost
+    (stray,) = fake.jobs
+
+    assert await app.worker.step(wake=True) == 1  # submitted again: fal now runs two
+    kept = (await app.worker.generation(generation.id)).provider_request_id
+    assert kept is not None and kept != stray
+    assert (await _post_webhook(app, fake, stray)).status_code == 200  # the stray finishes
+
+    assert fake.cancels == [stray]
+    done = await app.worker.drive(generation.id)
+    assert done.status == "COMPLETED" and done.provider_request_id == kept
+    assert fake.submit_count() == 2 and fake.cancels == [stray]
+    assert await app.worker.kinds_for(caller, generation.id) == ["charge"]
+
+
+async def test_a_webhook_adopting_during_a_resubmit_cancels_the_resubmitted_request(
+    fake: FakeFal, app: App, impatient: FalProvider
+) -> None:
+    fake.script(queued=0, in_progress=0)
+    fake.slow_submit(2.0)
+    fake.slow_submit(0.3)  # the second reply is slow but arrives in time
+    caller = await app.worker.user()
+    generation = await app.worker.start(caller)
+    assert await app.worker.step() == 1
+    (first,) = fake.jobs
+
+    resubmitting = asyncio.create_task(app.worker.step(wake=True))
+    async with asyncio.timeout(5):
+        while fake.submit_count() < 2:
+            await asyncio.sleep(0.01)
+    assert (await _post_webhook(app, fake, first)).status_code == 200  # adopts the first
+    await resubmitting
+
+    (second,) = set(fake.jobs) - {first}
+    assert fake.cancels == [second]
+    done = await app.worker.drive(generation.id)
+    assert done.status == "COMPLETED" and done.provider_request_id == first
+    assert await app.worker.kinds_for(caller, generation.id) == ["charge"]

@@ -1,0 +1,116 @@
+"""HTTP edges: request ids, body size limit, security headers, CORS."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from velro_graphql.config import Settings
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class Edges:
+    """One ASGI middleware for what every HTTP request gets before the app sees it."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        if _declared_length(scope) > self.max_body_bytes:
+            await _too_large(send, self.max_body_bytes)
+            return
+        try:
+            await self.app(scope, self._limited(receive), _with_headers(send, request_id))
+        except BodyTooLarge:
+            await _too_large(send, self.max_body_bytes)
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body_bytes:
+                raise BodyTooLarge
+            return message
+
+        return limited
+
+
+def _request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id" and _REQUEST_ID.match(value.decode("latin-1")):
+            return str(value.decode("latin-1"))
+    return uuid.uuid4().hex
+
+
+def _declared_length(scope: Scope) -> int:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+def _with_headers(send: Send, request_id: str) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            headers += [*_SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    error = {
+        "message": f"Request body over {limit} bytes.",
+        "extensions": {"code": "BAD_USER_INPUT", "limit": "size"},
+    }
+    headers = [(b"content-type", b"application/json"), *_SECURITY_HEADERS]
+    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps({"errors": [error]}).encode()})
+
+
+def install_edges(app: FastAPI, settings: Settings) -> None:
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.cors_origins),
+        allow_methods=["GET", "POST"],
+        allow_headers=["authorization", "content-type", "x-request-id"],
+        expose_headers=["x-request-id", "retry-after"],
+        max_age=600,
+    )
+    app.add_middleware(Edges, max_body_bytes=settings.max_body_bytes)
+
+
+def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
+    """WebSockets from browsers must come from an allowed origin (CORS does not cover them):
+    the same origin, or one of CORS_ORIGINS. Clients that send no Origin are not browsers."""
+    if origin is None or origin in settings.cors_origins:
+        return True
+    return host is not None and origin.split("://", 1)[-1] == host
