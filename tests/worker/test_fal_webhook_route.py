@@ -43,9 +43,7 @@ async def app(fal_settings: Settings, harness_for: Any) -> AsyncIterator[App]:
             yield App(http, harness_for(application.state.services.runtime))
 
 
-async def _post_webhook(
-    app: App, fake: FakeFal, request_id: str, **signing: Any
-) -> httpx.Response:
+async def _post_webhook(app: App, fake: FakeFal, request_id: str, **signing: Any) -> httpx.Response:
     job = fake.jobs[request_id]
     assert job.webhook_url and job.webhook_url.startswith(f"{BASE_URL}/webhooks/fal?")
     body = json.dumps(webhook_body(job, f"{fake.url}/files")).encode()
@@ -127,10 +125,10 @@ async def test_a_webhook_with_a_tampered_body_is_refused(fake: FakeFal, app: App
 
 @pytest.fixture
 async def impatient(app: App) -> AsyncIterator[FalProvider]:
-    """A fal provider that gives up on a submit reply after half a second."""
+    """A fal provider that gives up on a submit reply after a second."""
     runtime = app.worker.rt
     original = runtime.providers["fal"]
-    provider = FalProvider("test-fal-key-123456", poll_interval=0.05, submit_timeout=0.5)
+    provider = FalProvider("test-fal-key-123456", poll_interval=0.05, submit_timeout=1.0)
     runtime.providers["fal"] = provider
     yield provider
     runtime.providers["fal"] = original
@@ -185,7 +183,7 @@ async def test_a_webhook_adopting_during_a_resubmit_cancels_the_resubmitted_requ
 ) -> None:
     fake.script(queued=0, in_progress=0)
     fake.slow_submit(2.0)
-    fake.slow_submit(0.3)  # the second reply is slow but arrives in time
+    fake.slow_submit(0.7)  # the second reply is slow but arrives in time
     caller = await app.worker.user()
     generation = await app.worker.start(caller)
     assert await app.worker.step() == 1

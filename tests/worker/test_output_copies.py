@@ -57,9 +57,7 @@ async def _copy_due(harness: Any, generation_id: UUID) -> int:
     return copied
 
 
-async def test_output_urls_that_404_fail_the_generation_and_refund(
-    fake: FakeFal, fal: Any
-) -> None:
+async def test_output_urls_that_404_fail_the_generation_and_refund(fake: FakeFal, fal: Any) -> None:
     fake.script(queued=0, in_progress=0, files="missing")
     caller = await fal.user()
     generation = await fal.start(caller, parameters={"num_images": 2})

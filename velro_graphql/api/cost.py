@@ -57,6 +57,8 @@ class _Walker:
     def _field(self, field: FieldNode, multiplier: int, depth: int) -> int:
         if field.selection_set is None:
             return 0
+        if field.name.value in _WRAPPERS:  # a connection's parts: its items are counted already
+            return self.cost(field.selection_set, multiplier, depth=depth + 1)
         page = self._page_size(field)
         if page is None:
             return multiplier + self.cost(field.selection_set, multiplier, depth=depth + 1)
@@ -69,6 +71,9 @@ class _Walker:
                 value = value_from_ast_untyped(argument.value, self._variables)
                 return value if isinstance(value, int) and value >= 0 else DEFAULT_PAGE_SIZE
         return DEFAULT_PAGE_SIZE if _is_connection(field) else None
+
+
+_WRAPPERS = frozenset({"edges", "node", "nodes", "pageInfo"})
 
 
 def _is_connection(field: FieldNode) -> bool:

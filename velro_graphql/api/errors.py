@@ -20,13 +20,28 @@ def classify(error: GraphQLError) -> str:
     original = error.original_error
     if isinstance(original, VelroError):
         return original.code
+    if isinstance(original, GraphQLError):  # a variable that failed its type's coercion
+        return "BAD_USER_INPUT"
     if original is None:
-        return (
-            "GRAPHQL_PARSE_FAILED"
-            if error.message.startswith("Syntax Error")
-            else ("BAD_USER_INPUT")
-        )
+        parse_failed = error.message.startswith("Syntax Error") and limit_of(error) is None
+        return "GRAPHQL_PARSE_FAILED" if parse_failed else "BAD_USER_INPUT"
     return "INTERNAL"
+
+
+_LIMIT_MESSAGES = (
+    ("more than", "tokens"),
+    ("exceeds maximum operation depth", "depth"),
+    ("aliases found", "aliases"),
+)
+
+
+def limit_of(error: GraphQLError) -> str | None:
+    """Which query limit refused the operation, if one did (strawberry words it in the text)."""
+    original = error.original_error
+    if isinstance(original, VelroError) and original.field == "cost":
+        return "cost"
+    message = error.message.lower()
+    return next((limit for text, limit in _LIMIT_MESSAGES if text in message), None)
 
 
 def with_code(error: GraphQLError, request_id: str) -> GraphQLError:
@@ -38,6 +53,8 @@ def with_code(error: GraphQLError, request_id: str) -> GraphQLError:
     if code == "INTERNAL":
         message = f"Internal error. Quote request id {request_id} when reporting it."
         extensions = {"code": code, "requestId": request_id}
+    elif limit_of(error):
+        extensions["limit"] = limit_of(error)
     elif isinstance(original, VelroError) and original.field:
         extensions["field"] = original.field
     if isinstance(original, RateLimited):
@@ -68,22 +85,29 @@ class ErrorCodes(SchemaExtension):
     """Give each error its code and mask the unexpected ones (logged with the request id)."""
 
     def on_operation(self) -> Iterator[None]:
-        self._streamed = False
         yield
-        # A streamed result was coded before it was sent; coding it twice would lose its code.
-        if not self._streamed:
-            self._code(self.execution_context.result)
+        self._code(self.execution_context.result)
 
     def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
         """Code each result of a subscription (or a WebSocket operation) before it is sent."""
-        self._streamed = True
         self._code(result)
         yield
 
     def _code(self, result: object) -> None:
         errors = getattr(result, "errors", None)
-        if not errors:
-            return
-        request_id = getattr(self.execution_context.context, "request_id", "-")
-        log_unexpected(errors, request_id)
-        result.errors = [with_code(e, request_id) for e in errors]  # type: ignore[attr-defined]
+        if errors:
+            code_errors(errors, self.execution_context.context)
+
+
+def code_errors(errors: list[GraphQLError], context: Any) -> None:
+    """Code every error of the list in place; log and mask the unexpected ones once.
+
+    Errors that already have a code are left alone, so running twice (a streamed result, or an
+    error found before execution that also passes through `process_errors`) changes nothing.
+    """
+    fresh = [e for e in errors if "code" not in (e.extensions or {})]
+    if not fresh:
+        return
+    request_id = getattr(context, "request_id", "-")
+    log_unexpected(fresh, request_id)
+    errors[:] = [e if "code" in (e.extensions or {}) else with_code(e, request_id) for e in errors]

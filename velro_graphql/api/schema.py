@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -19,7 +20,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from velro_graphql.api.errors import ErrorCodes
+from velro_graphql.api.errors import ErrorCodes, code_errors
 from velro_graphql.api.guards import OperationGuard
 from velro_graphql.api.persisted import PersistedQueryExtension
 from velro_graphql.api.resolvers.generation_mutations import GenerationMutation
@@ -47,14 +48,20 @@ class VelroSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # ErrorCodes logs what deserves it, with the request id; strawberry's default would log
-        # every user mistake as an error with a stack trace.
-        return None
+        # Errors found before execution (parse, validation) reach the client through here
+        # only. Strawberry's default would log every user mistake with a stack trace instead.
+        code_errors(errors, execution_context.context if execution_context else None)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with its per-operation extensions, in the order they run."""
     limits = settings or Settings()
+    # Each limiter makes a new rule class when built; built per operation, they would change
+    # ValidationCache's key every time and every document would be validated again.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_query_aliases).validation_rules,
+    ]
     extensions: list[Any] = [
         PersistedQueryExtension,  # first: it may supply the document itself
         OperationLog,
@@ -62,8 +69,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         ErrorCodes,
         lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
         lambda: ParserCache(maxsize=512),
-        lambda: QueryDepthLimiter(max_depth=limits.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=limits.max_query_aliases),
+        lambda: AddValidationRules(limit_rules),
         lambda: ValidationCache(maxsize=512),
         OperationGuard,
     ]

@@ -63,10 +63,10 @@ async def by_provider_request(conn: Queryable, provider: str, request_id: str) -
 
 
 async def set_request_id(conn: Queryable, id_: UUID, request_id: str) -> bool:
-    """Record the provider's request id; False when the generation already has one."""
+    """Record the provider's request id; False when the generation already has one or ended."""
     status = await conn.execute(
         "UPDATE generations SET provider_request_id = $2"
-        " WHERE id = $1 AND provider_request_id IS NULL",
+        f" WHERE id = $1 AND provider_request_id IS NULL AND status IN {_UNFINISHED}",
         id_,
         request_id,
     )

@@ -96,7 +96,7 @@ async def _submit(rt: Runtime, job: Job, provider: Provider, request: ProviderRe
     request_id = await provider.submit(request)
     async with as_service(rt.pool) as conn:
         recorded = await updates.set_request_id(conn, job.generation_id, request_id)
-    if not recorded:  # a webhook adopted an earlier, lost submit meanwhile: this one is spare
+    if not recorded:  # cancelled or reaped meanwhile, or a webhook adopted a lost earlier submit
         await cancel_stray(provider, request, request_id)
 
 

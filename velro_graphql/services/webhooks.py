@@ -43,7 +43,7 @@ async def _adopt(
     found = await updates.get(conn, generation_id)
     if found is None or found.provider != "fal":
         return None, None
-    if not found.finished and await updates.set_request_id(conn, generation_id, request_id):
+    if await updates.set_request_id(conn, generation_id, request_id):
         return generation_id, None
     return None, found
 
