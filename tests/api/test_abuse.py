@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import app_client
+from tests.factories import TEST_JWT_SECRET, make_token
 from velro_graphql.api.persisted import sha256_hex
 from velro_graphql.config import Settings
 from velro_graphql.services import projects
-from tests.conftest import app_client
-from tests.factories import TEST_JWT_SECRET, make_token
 
 ME = {"query": "{ me { creditsBalance } }"}
 

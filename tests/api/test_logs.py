@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from velro_graphql.config import Settings
-from velro_graphql.logs import JsonFormatter
 from tests.conftest import app_client
 from tests.factories import TEST_JWT_SECRET, make_token
+from velro_graphql.config import Settings
+from velro_graphql.logs import JsonFormatter
 
 START = (
     'mutation { startGeneration(input: {modelId: "fal-ai/flux-pro", prompt: "a fox"})'

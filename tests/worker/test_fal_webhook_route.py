@@ -8,7 +8,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -17,30 +16,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.fakes.fal_payloads import webhook_body
 from tests.fakes.fal_server import FakeFal
-from velro_graphql.api.app import create_app
-from velro_graphql.config import Settings
 from velro_graphql.providers.fal import FalProvider
 
-BASE_URL = "http://velro.test"
-
-
-@dataclass
-class App:
-    http: httpx.AsyncClient
-    worker: Any  # the Harness over the app's own runtime
-
-
-@pytest.fixture
-async def app(fal_settings: Settings, harness_for: Any) -> AsyncIterator[App]:
-    """The app with fal configured and webhooks on; jobs poll only every 30 s on their own."""
-    settings = fal_settings.model_copy(
-        update={"public_base_url": BASE_URL, "provider_poll_seconds": 30.0}
-    )
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
-            yield App(http, harness_for(application.state.services.runtime))
+BASE_URL = "http://velro.test"  # the `app` fixture's PUBLIC_BASE_URL
+App = Any
 
 
 async def _post_webhook(app: App, fake: FakeFal, request_id: str, **signing: Any) -> httpx.Response:
