@@ -5,6 +5,7 @@ then runs one `Worker` until every generation is COMPLETED, counting the generat
 Postgres announces (each committed UPDATE of a generation fires one NOTIFY).
 
     python bench/worker_throughput.py [--generations 400] [--concurrency 8 32]
+                                      [--image-size square_hd]
 """
 
 from __future__ import annotations
@@ -47,22 +48,26 @@ def settings_for(dsn: str, home: Path, concurrency: int) -> Settings:
     )
 
 
-async def insert_generations(rt: Runtime, count: int, tag: str) -> None:
+async def insert_generations(rt: Runtime, count: int, tag: str, image_size: str) -> None:
     known = KnownUsers()
     for n in range(count):
         email = f"worker-bench-{tag}-{n // PER_USER}@example.com"
         caller = Caller(user_id=local_user_id(email), email=email, claims={})
         if n % PER_USER == 0:
             await ensure_user(rt.pool, caller.user_id, email, known=known, create_auth_user=True)
-        await start_generation(rt, caller, StartInput(model_id=MODEL, prompt=f"bench {n}"))
+        given = StartInput(
+            model_id=MODEL, prompt=f"bench {n}", parameters={"image_size": image_size}
+        )
+        await start_generation(rt, caller, given)
 
 
-async def run_once(pg: Postgres, count: int, concurrency: int) -> None:
-    dsn = await migrated_database(pg.admin_dsn, f"velro_worker_c{concurrency}")
-    settings = settings_for(dsn, pg.home / f"c{concurrency}", concurrency)
+async def run_once(pg: Postgres, count: int, concurrency: int, image_size: str) -> None:
+    tag = f"{image_size}_c{concurrency}"
+    dsn = await migrated_database(pg.admin_dsn, f"velro_worker_{tag}")
+    settings = settings_for(dsn, pg.home / tag, concurrency)
     async with open_runtime(settings) as rt:
         inserted = time.perf_counter()
-        await insert_generations(rt, count, f"c{concurrency}")
+        await insert_generations(rt, count, tag, image_size)
         insert_seconds = time.perf_counter() - inserted
         changes: Counter[UUID] = Counter()
         listener = await asyncpg.connect(dsn)
@@ -79,7 +84,7 @@ async def run_once(pg: Postgres, count: int, concurrency: int) -> None:
         await listener.close()
     updates = sum(changes.values())
     print(
-        f"concurrency {concurrency:>3}: {count} generations in {elapsed:.2f} s = "
+        f"{image_size}, concurrency {concurrency:>3}: {count} generations in {elapsed:.2f} s = "
         f"{count / elapsed:.1f} generations/s; {updates} generation updates committed = "
         f"{updates / elapsed:.1f} state changes/s ({updates / count:.1f} per generation); "
         f"statuses {dict(statuses)}; starting them took {insert_seconds:.2f} s "
@@ -111,11 +116,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--generations", type=int, default=400)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8, 32])
+    parser.add_argument(
+        "--image-size",
+        default="square_hd",
+        help="the model's image_size preset: square_hd (1024 px, its default) or square (512)",
+    )
     args = parser.parse_args()
     print(f"worker throughput, simulator at zero delay; {machine()}")
     with temporary_postgres() as pg:
         for concurrency in args.concurrency:
-            asyncio.run(run_once(pg, args.generations, concurrency))
+            asyncio.run(run_once(pg, args.generations, concurrency, args.image_size))
 
 
 if __name__ == "__main__":

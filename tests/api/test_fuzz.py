@@ -275,7 +275,7 @@ async def seed(http: Any) -> None:
             OWN["completed"],
             own,
             f"{own}/0.png",
-            json.dumps(thumbnails),
+            thumbnails,
         )
 
 
@@ -428,6 +428,7 @@ def input_cases() -> list[Any]:
                 {"aspect_ratio": "\x00"},
                 {"\x00": 1},
                 {"nested": json.loads("[" * 200 + "]" * 200)},
+                {"nested": json.loads("[" * 900 + "]" * 900)},
                 {"x" * 1000: 1},
             )
         ]
@@ -510,7 +511,10 @@ def malformed_cases() -> list[Any]:
         raw(b"garbage", "multipart/form-data"),
         raw(b"query=%7B", "application/x-www-form-urlencoded"),
         raw(json.dumps({"query": me}).encode(), ""),
-        {"method": "GET", "url": "/graphql", "params": {"query": me, "variables": "{"}},
+        *(
+            {"method": "GET", "url": "/graphql", "params": {"query": me, "variables": variables}}
+            for variables in ("{", "5", "[1]", "null", "[" * 5000)
+        ),
         {"method": "GET", "url": "/graphql", "params": {"query": "mutation { __typename }"}},
         {"method": "GET", "url": "/graphql", "params": {"query": ""}},
         {"method": "PUT", "url": "/graphql", "json": {"query": me}},

@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+import httpx
 import pytest
 
 from tests.factories import make_caller
 from tests.fakes.fal_server import FakeFal, fast_fal_retries, pointed_at, serve_fake_fal
+from velro_graphql.api.app import create_app
 from velro_graphql.config import Settings
 from velro_graphql.db import generation_updates
 from velro_graphql.db import outputs as output_rows
@@ -26,6 +29,7 @@ from velro_graphql.services.users import KnownUsers, ensure_user
 IMAGE_MODEL = "fal-ai/flux-pro"  # 50 credits: the 1000 welcome credits cover exactly 20
 FAL_KEY = "test-fal-key-123456"
 OWNER = "test-worker"
+APP_URL = "http://velro.test"
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED")
 
 
@@ -210,3 +214,23 @@ async def sim(open_harness: OpenHarness, settings: Settings) -> Harness:
 def harness_for() -> Callable[[Runtime], Harness]:
     """Wrap a runtime opened elsewhere (such as an app's) in a Harness."""
     return Harness
+
+
+@dataclass
+class App:
+    http: httpx.AsyncClient
+    worker: Harness  # over the app's own runtime
+
+
+@pytest.fixture
+async def app(fal_settings: Settings) -> AsyncIterator[App]:
+    """The whole HTTP app in-process, on the fake fal, with webhooks to `APP_URL`; its jobs
+    poll only every 30 s on their own, so a test sees what wakes them."""
+    settings = fal_settings.model_copy(
+        update={"public_base_url": APP_URL, "provider_poll_seconds": 30.0}
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url=APP_URL) as http:
+            yield App(http, Harness(application.state.services.runtime))

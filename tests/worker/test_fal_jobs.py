@@ -171,3 +171,20 @@ async def test_an_open_circuit_keeps_generations_queued(fake: FakeFal, fal: Any)
     assert job["attempts"] == 8 and job["lease_owner"] is None
     assert "paused" in job["last_error"]
     assert await fal.kinds_for(caller, generation.id) == ["charge"]
+
+
+async def test_readiness_reports_the_open_circuit(fake: FakeFal, app: Any) -> None:
+    assert (await app.http.get("/ready")).status_code == 200
+    caller = await app.worker.user()
+    generation = await app.worker.start(caller)
+    fake.fail_next("submit", [503] * 5)
+    for _ in range(5):
+        await app.worker.step(wake=True)
+
+    response = await app.http.get("/ready")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["providers"]["fal"]["circuit"] == "open"
+    assert body["checks"] == {"database": True, "storage": True, "provider": False}
+    assert (await app.worker.generation(generation.id)).status == "QUEUED"

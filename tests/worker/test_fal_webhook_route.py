@@ -19,10 +19,9 @@ from tests.fakes.fal_server import FakeFal
 from velro_graphql.providers.fal import FalProvider
 
 BASE_URL = "http://velro.test"  # the `app` fixture's PUBLIC_BASE_URL
-App = Any
 
 
-async def _post_webhook(app: App, fake: FakeFal, request_id: str, **signing: Any) -> httpx.Response:
+async def _post_webhook(app: Any, fake: FakeFal, request_id: str, **signing: Any) -> httpx.Response:
     job = fake.jobs[request_id]
     assert job.webhook_url and job.webhook_url.startswith(f"{BASE_URL}/webhooks/fal?")
     body = json.dumps(webhook_body(job, f"{fake.url}/files")).encode()
@@ -30,7 +29,7 @@ async def _post_webhook(app: App, fake: FakeFal, request_id: str, **signing: Any
     return await app.http.post(job.webhook_url, content=body, headers=headers)
 
 
-async def _submitted(app: App, fake: FakeFal) -> tuple[Any, Any, str]:
+async def _submitted(app: Any, fake: FakeFal) -> tuple[Any, Any, str]:
     caller = await app.worker.user()
     generation = await app.worker.start(caller)
     assert await app.worker.step() == 1
@@ -39,7 +38,7 @@ async def _submitted(app: App, fake: FakeFal) -> tuple[Any, Any, str]:
 
 
 async def test_a_signed_webhook_wakes_the_job_and_a_duplicate_changes_nothing(
-    fake: FakeFal, app: App
+    fake: FakeFal, app: Any
 ) -> None:
     fake.script(queued=0, in_progress=0)
     caller, generation, request_id = await _submitted(app, fake)
@@ -75,7 +74,7 @@ async def test_a_signed_webhook_wakes_the_job_and_a_duplicate_changes_nothing(
     ids=["wrong-key", "stale", "future"],
 )
 async def test_an_invalid_webhook_is_refused_and_changes_nothing(
-    fake: FakeFal, app: App, signing: dict[str, Any]
+    fake: FakeFal, app: Any, signing: dict[str, Any]
 ) -> None:
     fake.script(queued=0, in_progress=0)
     _, generation, request_id = await _submitted(app, fake)
@@ -89,7 +88,7 @@ async def test_an_invalid_webhook_is_refused_and_changes_nothing(
     assert await app.worker.step() == 0
 
 
-async def test_a_webhook_with_a_tampered_body_is_refused(fake: FakeFal, app: App) -> None:
+async def test_a_webhook_with_a_tampered_body_is_refused(fake: FakeFal, app: Any) -> None:
     _, generation, request_id = await _submitted(app, fake)
     job = fake.jobs[request_id]
     body = json.dumps(webhook_body(job, f"{fake.url}/files")).encode()
@@ -103,7 +102,7 @@ async def test_a_webhook_with_a_tampered_body_is_refused(fake: FakeFal, app: App
 
 
 @pytest.fixture
-async def impatient(app: App) -> AsyncIterator[FalProvider]:
+async def impatient(app: Any) -> AsyncIterator[FalProvider]:
     """A fal provider that gives up on a submit reply after a second."""
     runtime = app.worker.rt
     original = runtime.providers["fal"]
@@ -115,7 +114,7 @@ async def impatient(app: App) -> AsyncIterator[FalProvider]:
 
 
 async def test_a_lost_submit_reply_is_adopted_from_its_webhook_without_resubmitting(
-    fake: FakeFal, app: App, impatient: FalProvider
+    fake: FakeFal, app: Any, impatient: FalProvider
 ) -> None:
     fake.script(queued=0, in_progress=0)
     fake.slow_submit(2.0)
@@ -136,7 +135,7 @@ async def test_a_lost_submit_reply_is_adopted_from_its_webhook_without_resubmitt
 
 
 async def test_a_resubmitted_generation_cancels_the_stray_first_request(
-    fake: FakeFal, app: App, impatient: FalProvider
+    fake: FakeFal, app: Any, impatient: FalProvider
 ) -> None:
     fake.script(queued=0, in_progress=0)
     fake.slow_submit(2.0)
@@ -158,7 +157,7 @@ async def test_a_resubmitted_generation_cancels_the_stray_first_request(
 
 
 async def test_a_webhook_adopting_during_a_resubmit_cancels_the_resubmitted_request(
-    fake: FakeFal, app: App, impatient: FalProvider
+    fake: FakeFal, app: Any, impatient: FalProvider
 ) -> None:
     fake.script(queued=0, in_progress=0)
     fake.slow_submit(2.0)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from cross_web import HTTPException
 from fastapi import FastAPI, Request, WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
@@ -55,6 +57,16 @@ async def verify_caller(services: Services, authorization: str | None) -> Caller
 
 
 class VelroGraphQLRouter(GraphQLRouter[Context, None]):
+    def decode_json(self, data: str | bytes) -> object:
+        """Refuse, as strawberry does malformed JSON, the JSON it would fail on with a 500."""
+        try:
+            decoded = json.loads(data)
+        except (RecursionError, UnicodeDecodeError):
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "Expected a JSON object.")
+        return decoded
+
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Authenticate a WebSocket at connection_init, from its `Authorization` parameter."""
         request = context.request

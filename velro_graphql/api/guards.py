@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from graphql import ExecutionResult, FieldNode, GraphQLError, OperationType, get_operation_ast
+from graphql import (
+    BREAK,
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    GraphQLError,
+    OperationType,
+    StringValueNode,
+    Visitor,
+    get_operation_ast,
+    visit,
+)
 from strawberry.extensions import SchemaExtension
 
 from velro_graphql.api.cost import operation_cost
@@ -44,6 +55,9 @@ class OperationGuard(SchemaExtension):
         yield
 
     async def _check(self, context: Context, operation: Any, variables: Any) -> None:
+        if _has_nul(variables) or _has_nul_literal(self.execution_context.graphql_document):
+            # Postgres text cannot hold NUL: refuse it here rather than fail mid-operation.
+            raise BadUserInput("Text must not contain NUL (\\u0000) characters.")
         limit = context.services.settings.max_query_cost
         self._cost = operation_cost(self.execution_context.graphql_document, operation, variables)  # type: ignore[arg-type]
         if self._cost > limit:
@@ -76,6 +90,34 @@ class OperationGuard(SchemaExtension):
                 "restoreRate": round(self._budget.limit / 60, 3),
             }
         return {"cost": cost}
+
+
+def _has_nul(variables: object) -> bool:
+    pending = [variables]  # a stack, not recursion: JSON variables may nest very deep
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return True
+        if isinstance(value, dict):
+            pending += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            pending += value
+    return False
+
+
+class _NulLiteral(Visitor):
+    found = False
+
+    def enter_string_value(self, node: StringValueNode, *_: object) -> object:
+        self.found = "\x00" in node.value
+        return BREAK if self.found else None
+
+
+def _has_nul_literal(document: DocumentNode | None) -> bool:
+    finder = _NulLiteral()
+    if document is not None:
+        visit(document, finder)
+    return finder.found
 
 
 def _set_http_status(context: Context, error: VelroError) -> None:

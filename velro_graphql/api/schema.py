@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import strawberry
@@ -18,7 +18,8 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from velro_graphql.api.errors import ErrorCodes, code_errors
 from velro_graphql.api.guards import OperationGuard
@@ -51,6 +52,33 @@ class VelroSchema(strawberry.Schema):
         # Errors found before execution (parse, validation) reach the client through here
         # only. Strawberry's default would log every user mistake with a stack trace instead.
         code_errors(errors, execution_context.context if execution_context else None)
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        # A subscription needs a stream (WebSocket, or multipart over HTTP). Executed for one
+        # result it could only fail, so it is refused like a mutation over GET.
+        allowed = (
+            {OperationType.QUERY, OperationType.MUTATION}
+            if allowed_operation_types is None
+            else set(allowed_operation_types)
+        )
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed - {OperationType.SUBSCRIPTION},
+            operation_extensions,
+        )
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -142,9 +142,23 @@ async def _complete(rt: Runtime, generation: Generation, kept: list[Output]) -> 
         await _fail(rt, generation.id, "OUTPUT_UNAVAILABLE", "No output could be retrieved.")
         return
     async with as_service(rt.pool) as conn:
+        ended = await lifecycle.finish(conn, generation.id, status="COMPLETED")
+        if ended is not None:
+            for output in kept:
+                await outputs.upsert(conn, output)
+    if ended is None:  # cancelled or timed out (and refunded) while its outputs were copied
+        await _discard(rt, kept)
+
+
+async def _discard(rt: Runtime, kept: list[Output]) -> None:
+    try:
         for output in kept:
-            await outputs.upsert(conn, output)
-        await lifecycle.finish(conn, generation.id, status="COMPLETED")
+            if output.bucket and output.path:
+                thumbs = [(t["bucket"], t["path"]) for t in output.thumbnails]
+                for bucket, path in [(output.bucket, output.path), *thumbs]:
+                    await rt.storage.remove(bucket, [path])
+    except StorageError:
+        log.warning("could not remove the outputs of an ended generation", exc_info=True)
 
 
 async def _fail(rt: Runtime, generation_id: UUID, code: str, message: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -16,6 +16,7 @@ T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+_MAX_BIGINT = 2**63 - 1
 
 TimeKey = tuple[datetime, UUID]
 
@@ -42,8 +43,10 @@ def decode_time_key(cursor: str | None) -> TimeKey | None:
         stamp, _, id_ = body.partition("|")
         if kind != "t":
             raise ValueError(kind)
-        return datetime.fromisoformat(stamp), UUID(id_)
-    except ValueError:
+        moment = datetime.fromisoformat(stamp)
+        moment.astimezone(UTC)  # Overflows for times Postgres could not be sent.
+        return moment, UUID(id_)
+    except (ValueError, OverflowError):
         raise BadUserInput("after is not a valid cursor.", field="after") from None
 
 
@@ -55,7 +58,7 @@ def decode_int_key(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     kind, _, body = _decode_or_refuse(cursor).partition(":")
-    if kind != "i" or not body.isdigit() or len(body) > 19:
+    if kind != "i" or not (body.isascii() and body.isdigit()) or int(body) > _MAX_BIGINT:
         raise BadUserInput("after is not a valid cursor.", field="after")
     return int(body)
 

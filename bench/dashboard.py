@@ -1,0 +1,139 @@
+"""The dashboard query over HTTP: requests a second with concurrent clients, one serve process.
+
+One user with 10 projects of 10 generations each (the comparison in ARCHITECTURE.md), queried
+`me -> projects(first: 10) -> generations(first: 10)`, about 550 values a response.
+
+    python bench/dashboard.py [--concurrency 32] [--seconds 10] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+
+import asyncpg
+import httpx
+from harness import (
+    Postgres,
+    bearer,
+    latency_summary,
+    machine,
+    migrated_database,
+    serve,
+    temporary_postgres,
+)
+
+from velro_graphql.api.auth import local_user_id
+
+EMAIL = "dashboard@example.com"
+DASHBOARD = """query Dashboard {
+  me {
+    email creditsBalance
+    projects(first: 10) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      edges { node {
+        id name generationCount
+        generations(first: 10) { totalCount edges { node { id status modelId prompt cost } } }
+      } }
+    }
+  }
+}"""
+CREATE_PROJECT = """mutation Create($name: String!) {
+  createProject(input: { name: $name }) { project { id } userErrors { code } }
+}"""
+
+
+async def seed(client: httpx.AsyncClient, dsn: str) -> int:
+    """10 projects (through the API) of 10 finished generations each; return the value count."""
+    for n in range(10):
+        body = {"query": CREATE_PROJECT, "variables": {"name": f"Project {n}"}}
+        (await client.post("/graphql", json=body)).raise_for_status()
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO generations (user_id, project_id, model_id, prompt, status, cost,"
+            " provider, progress, deadline_at, completed_at)"
+            " SELECT p.user_id, p.id, 'fal-ai/flux-pro', 'a lighthouse at dusk, take ' || n,"
+            " 'COMPLETED', 50, 'simulator', 1, now() + interval '10 minutes', now()"
+            " FROM projects p, generate_series(1, 10) n WHERE p.user_id = $1",
+            local_user_id(EMAIL),
+        )
+    finally:
+        await conn.close()
+    reply = (await client.post("/graphql", json={"query": DASHBOARD})).json()
+    return _count_values(reply["data"])
+
+
+def _count_values(data: object) -> int:
+    if isinstance(data, dict):
+        return sum(_count_values(v) for v in data.values())
+    if isinstance(data, list):
+        return sum(_count_values(v) for v in data)
+    return 1
+
+
+async def measure(
+    client: httpx.AsyncClient, concurrency: int, seconds: float
+) -> tuple[float, list[float]]:
+    """Requests a second over `seconds`, and each request's latency."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+
+    async def client_loop() -> None:
+        while time.perf_counter() < deadline:
+            began = time.perf_counter()
+            reply = await client.post("/graphql", json={"query": DASHBOARD})
+            latencies.append(time.perf_counter() - began)
+            if reply.status_code != 200 or "errors" in reply.json():
+                raise RuntimeError(f"dashboard query failed: {reply.text[:500]}")
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client_loop() for _ in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - began), latencies
+
+
+async def run(pg: Postgres, concurrency: int, seconds: float, runs: int) -> None:
+    dsn = await migrated_database(pg.admin_dsn, "velro_dashboard")
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with (
+        serve(dsn, pg.home) as server,
+        httpx.AsyncClient(
+            base_url=server.url, headers=bearer(EMAIL), timeout=60, limits=limits
+        ) as client,
+    ):
+        values = await seed(client, dsn)
+        print(f"dashboard response: {values} values")
+        await measure(client, concurrency, 2)  # warm-up
+        rates = []
+        for n in range(runs):
+            cpu, pg_cpu = server.cpu_seconds(), pg.cpu_seconds()
+            rate, latencies = await measure(client, concurrency, seconds)
+            cpu, pg_cpu = server.cpu_seconds() - cpu, pg.cpu_seconds() - pg_cpu
+            rates.append(rate)
+            print(
+                f"run {n + 1}: {rate:.1f} requests/s; {latency_summary(latencies)}; "
+                f"CPU per request: server {cpu / len(latencies) * 1000:.2f} ms, "
+                f"Postgres {pg_cpu / len(latencies) * 1000:.2f} ms"
+            )
+    print(
+        f"dashboard at {concurrency} concurrent: median of {runs} runs "
+        f"{statistics.median(rates):.1f} requests/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    print(f"dashboard query; {machine()}")
+    with temporary_postgres() as pg:
+        asyncio.run(run(pg, args.concurrency, args.seconds, args.runs))
+
+
+if __name__ == "__main__":
+    main()
