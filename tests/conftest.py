@@ -144,3 +144,19 @@ async def app_client(settings: Settings, **app_options: Any) -> AsyncIterator[An
 async def http(settings: Settings) -> AsyncIterator[Any]:
     async with app_client(settings) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def fal_server() -> Iterator[Any]:
+    """The fake fal queue server, with the real fal-client pointed at it for the session."""
+    from tests.fakes.fal_server import fast_fal_retries, pointed_at, serve_fake_fal
+
+    with serve_fake_fal() as fake, pointed_at(fake), fast_fal_retries():
+        yield fake
+
+
+@pytest.fixture
+def fake(fal_server: Any) -> Any:
+    """The fake fal, with no jobs, scripts or faults left from an earlier test."""
+    fal_server.reset()
+    return fal_server

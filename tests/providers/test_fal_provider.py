@@ -7,7 +7,7 @@ import io
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import fal_client.client
@@ -15,7 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.fakes.fal_server import SEED, FakeFal, fast_fal_retries, pointed_at, serve_fake_fal
+from tests.fakes.fal_server import SEED, FakeFal, serve_fake_fal
 from velro_graphql.providers.base import (
     ProviderRequest,
     ProviderStatus,
@@ -27,18 +27,6 @@ from velro_graphql.providers.fal import FalProvider, SubmitOutcomeUnknown
 
 IMAGE_MODEL = "fal-ai/flux-pro/v1.1-ultra"
 VIDEO_MODEL = "fal-ai/kling-video/v2.1/master/text-to-video"
-
-
-@pytest.fixture(scope="module")
-def fal_server() -> Iterator[FakeFal]:
-    with serve_fake_fal() as fake, pointed_at(fake), fast_fal_retries():
-        yield fake
-
-
-@pytest.fixture
-def fake(fal_server: FakeFal) -> FakeFal:
-    fal_server.reset()
-    return fal_server
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.fakes.fal_server import SEED, FakeFal, pointed_at, serve_fake_fal
+from tests.fakes.fal_server import SEED, FakeFal
 from velro_graphql.providers.base import ProviderRequest
 from velro_graphql.providers.fal import FalProvider
 from velro_graphql.providers.fal_webhooks import (
@@ -21,18 +21,6 @@ from velro_graphql.providers.fal_webhooks import (
 )
 
 BODY = json.dumps({"request_id": "req-1", "status": "OK", "payload": {"seed": SEED}}).encode()
-
-
-@pytest.fixture(scope="module")
-def fal_server() -> Iterator[FakeFal]:
-    with serve_fake_fal() as fake, pointed_at(fake):
-        yield fake
-
-
-@pytest.fixture
-def fake(fal_server: FakeFal) -> FakeFal:
-    fal_server.reset()
-    return fal_server
 
 
 @pytest.fixture

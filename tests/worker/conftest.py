@@ -4,7 +4,7 @@ and a `Harness` that starts generations and steps their jobs the way a worker do
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.factories import make_caller
-from tests.fakes.fal_server import FakeFal, fast_fal_retries, pointed_at, serve_fake_fal
+from tests.fakes.fal_server import FakeFal
 from velro_graphql.api.app import create_app
 from velro_graphql.config import Settings
 from velro_graphql.db import generation_updates
@@ -157,18 +157,6 @@ def settings(settings: Settings) -> Settings:
             "worker_housekeeping_seconds": 0.1,
         }
     )
-
-
-@pytest.fixture(scope="module")
-def fal_server() -> Iterator[FakeFal]:
-    with serve_fake_fal() as fake, pointed_at(fake), fast_fal_retries():
-        yield fake
-
-
-@pytest.fixture
-def fake(fal_server: FakeFal) -> FakeFal:
-    fal_server.reset()
-    return fal_server
 
 
 @pytest.fixture
