@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from uuid import UUID
 
 import strawberry
 
@@ -16,12 +18,18 @@ from velro_graphql.api.types.payloads import (
     RetryGenerationPayload,
     StartGenerationInput,
     StartGenerationPayload,
+    UserError,
 )
 from velro_graphql.api.types.relay import expect_global_id
+from velro_graphql.entities import Caller
 from velro_graphql.services import commands
 from velro_graphql.services.generation_input import StartInput
+from velro_graphql.services.lifecycle import Started
+from velro_graphql.services.runtime import Runtime
 
 Info = strawberry.Info[Context]
+T = TypeVar("T")
+P = TypeVar("P", StartGenerationPayload, RetryGenerationPayload)
 
 
 def _start_input(given: StartGenerationInput) -> StartInput:
@@ -42,6 +50,24 @@ def _generation(found: Any) -> Generation | None:
     return Generation.from_entity(found) if found is not None else None
 
 
+async def _on_generation(
+    info: Info, input: GenerationIdInput, command: Callable[[Runtime, Caller, UUID], Awaitable[T]]
+) -> tuple[T | None, list[UserError]]:
+    """Run a command on the generation `input.id` names, collecting its user errors."""
+    rt, caller = info.context.services.runtime, info.context.caller
+    return await attempt(lambda: command(rt, caller, expect_global_id(input.id, "Generation")))
+
+
+def _started(payload: type[P], started: Started | None, errors: list[UserError]) -> P:
+    if started is None:
+        return payload(user_errors=errors)
+    return payload(
+        generation=_generation(started.generation),
+        credits_balance=started.balance,
+        user_errors=errors,
+    )
+
+
 @strawberry.type
 class GenerationMutation:
     @strawberry.mutation(description="Check, charge and queue a generation.")
@@ -52,35 +78,21 @@ class GenerationMutation:
         started, errors = await attempt(
             lambda: commands.start_generation(rt, caller, _start_input(input))
         )
-        if started is None:
-            return StartGenerationPayload(user_errors=errors)
-        return StartGenerationPayload(
-            generation=_generation(started.generation), credits_balance=started.balance
-        )
+        return _started(StartGenerationPayload, started, errors)
 
     @strawberry.mutation(description="Cancel an unfinished generation; its credits are refunded.")
     async def cancel_generation(
         self, info: Info, input: GenerationIdInput
     ) -> CancelGenerationPayload:
-        rt, caller = info.context.services.runtime, info.context.caller
-        ended, errors = await attempt(
-            lambda: commands.cancel_generation(rt, caller, expect_global_id(input.id, "Generation"))
-        )
+        ended, errors = await _on_generation(info, input, commands.cancel_generation)
         return CancelGenerationPayload(generation=_generation(ended), user_errors=errors)
 
     @strawberry.mutation(description="Run a finished generation again as a new, charged one.")
     async def retry_generation(
         self, info: Info, input: GenerationIdInput
     ) -> RetryGenerationPayload:
-        rt, caller = info.context.services.runtime, info.context.caller
-        started, errors = await attempt(
-            lambda: commands.retry_generation(rt, caller, expect_global_id(input.id, "Generation"))
-        )
-        if started is None:
-            return RetryGenerationPayload(user_errors=errors)
-        return RetryGenerationPayload(
-            generation=_generation(started.generation), credits_balance=started.balance
-        )
+        started, errors = await _on_generation(info, input, commands.retry_generation)
+        return _started(RetryGenerationPayload, started, errors)
 
     @strawberry.mutation(
         description="Delete a generation and its files; the ledger keeps its rows."
@@ -88,10 +100,7 @@ class GenerationMutation:
     async def delete_generation(
         self, info: Info, input: GenerationIdInput
     ) -> DeleteGenerationPayload:
-        rt, caller = info.context.services.runtime, info.context.caller
-        _, errors = await attempt(
-            lambda: commands.delete_generation(rt, caller, expect_global_id(input.id, "Generation"))
-        )
+        _, errors = await _on_generation(info, input, commands.delete_generation)
         return DeleteGenerationPayload(
             deleted_generation_id=None if errors else input.id, user_errors=errors
         )
