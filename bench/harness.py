@@ -10,6 +10,7 @@ import contextlib
 import os
 import platform
 import secrets
+import shutil
 import signal
 import socket
 import statistics
@@ -56,6 +57,7 @@ def temporary_postgres() -> Iterator[Postgres]:
         yield Postgres(admin_dsn, home, server.get_pid())
     finally:
         server.cleanup()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def process_tree_cpu_seconds(pid: int) -> float:

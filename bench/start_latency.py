@@ -58,9 +58,10 @@ async def run(pg: Postgres, requests: int, concurrency: int) -> None:
         f"startGeneration x{len(latencies)} at {concurrency} concurrent: "
         f"{len(latencies) / elapsed:.1f} requests/s; {latency_summary(latencies)}"
     )
+    done = max(len(latencies), 1)
     print(
-        f"CPU per request: server {cpu / requests * 1000:.2f} ms, "
-        f"Postgres {pg_cpu / requests * 1000:.2f} ms"
+        f"CPU per request: server {cpu / done * 1000:.2f} ms, "
+        f"Postgres {pg_cpu / done * 1000:.2f} ms"
     )
 
 

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=100_000, ge=1024)
     graphiql: bool | None = Field(default=None, description="Default: on only when embedded.")
     introspection: bool | None = Field(default=None, description="Default: on only when embedded.")
+    # Answer supported read-only queries with one JSON statement (api/compiled.py).
+    compiled_reads: bool = True
     persisted_queries_only: bool = False
     persisted_queries_file: Path | None = None
 

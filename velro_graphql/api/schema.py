@@ -21,6 +21,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from velro_graphql.api.compiled import CompiledReads
 from velro_graphql.api.errors import ErrorCodes, code_errors
 from velro_graphql.api.guards import OperationGuard
 from velro_graphql.api.persisted import PersistedQueryExtension
@@ -101,6 +102,8 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=512),
         OperationGuard,
     ]
+    if limits.compiled_reads:
+        extensions.append(CompiledReads)  # after the guard: refused operations never run
     if not limits.introspection_enabled:
         extensions.append(DisableIntrospection)
     return VelroSchema(

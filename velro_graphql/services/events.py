@@ -1,7 +1,8 @@
-"""Live updates: one LISTEN connection per process, fanned out to this process's subscribers.
+"""Live updates: one LISTEN connection per process, announcing committed changes to listeners.
 
-Notifications carry ids only; subscribers re-read current state. When the connection drops,
-every subscriber gets a `resync` event (changes may have been missed) and the hub reconnects.
+Notifications carry ids only; listeners re-read current state. When the connection drops,
+every listener gets a `resync` event for all users (changes may have been missed) and the hub
+reconnects.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -20,8 +20,6 @@ import asyncpg
 from velro_graphql.db.listen import open_listener
 
 log = logging.getLogger(__name__)
-
-_QUEUE_LIMIT = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +31,14 @@ class Event:
 
 RESYNC = Event("resync")
 
+# Called with the user whose objects changed, or None for every user (a resync).
+Listener = Callable[[UUID | None, Event], None]
+
 
 class EventHub:
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        self._queues: dict[UUID, set[asyncio.Queue[Event]]] = defaultdict(set)
+        self._listeners: list[Listener] = []
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -54,21 +55,11 @@ class EventHub:
         if self._conn and not self._conn.is_closed():
             await self._conn.close()
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, user_id: UUID) -> AsyncIterator[asyncio.Queue[Event]]:
-        """Receive the events of one user's objects while the block runs."""
-        queue: asyncio.Queue[Event] = asyncio.Queue(_QUEUE_LIMIT)
-        self._queues[user_id].add(queue)
-        try:
-            yield queue
-        finally:
-            self._queues[user_id].discard(queue)
-            if not self._queues[user_id]:
-                del self._queues[user_id]
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
 
-    @property
-    def subscriber_count(self) -> int:
-        return sum(len(q) for q in self._queues.values())
+    def remove_listener(self, listener: Listener) -> None:
+        self._listeners.remove(listener)
 
     def _dispatch(self, payload: str) -> None:
         try:
@@ -78,8 +69,15 @@ class EventHub:
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring malformed notification")
             return
-        for queue in self._queues.get(user_id, ()):
-            _offer(queue, event)
+        self._announce(user_id, event)
+
+    def _announce(self, user_id: UUID | None, event: Event) -> None:
+        for listener in self._listeners:
+            try:
+                listener(user_id, event)
+            except Exception:
+                # One listener's bug must not cost the others their events.
+                log.exception("event listener failed")
 
     def _on_lost(self) -> None:
         self._lost.set()
@@ -100,18 +98,7 @@ class EventHub:
                 delay = min(delay * 2, 30)
                 continue
             delay = 0.5
-            for queues in list(self._queues.values()):
-                for queue in queues:
-                    _offer(queue, RESYNC)
-
-
-def _offer(queue: asyncio.Queue[Event], event: Event) -> None:
-    # A subscriber that cannot keep up gets a resync instead of an unbounded backlog.
-    if queue.full():
-        while not queue.empty():
-            queue.get_nowait()
-        event = RESYNC
-    queue.put_nowait(event)
+            self._announce(None, RESYNC)
 
 
 def _uuid(value: object) -> UUID | None:

@@ -1,0 +1,129 @@
+"""The compiled read path answers exactly as per-field execution does, in one statement."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from velro_graphql.api.compiled import _plan_for
+from velro_graphql.api.context import Context
+from velro_graphql.api.schema import build_schema
+from velro_graphql.db.pool import create_pool
+from tests.factories import make_generation, make_project
+
+DOCUMENTS = [
+    """
+    query Dashboard($first: Int!) {
+      me { id email displayName avatarUrl plan creditsBalance createdAt __typename
+        projects(first: $first) {
+          totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+          edges { cursor node { ...ProjectFields
+            generations(first: $first) { totalCount edges { node {
+              id status modelId prompt negativePrompt cost provider queuePosition progress
+              favorite imageUrl createdAt startedAt completedAt updatedAt
+              project { id name }
+            } } }
+          } }
+        }
+      }
+    }
+    fragment ProjectFields on Project { id name description visibility tags generationCount
+      createdAt updatedAt __typename }
+    """,
+    """
+    query Done($after: String) {
+      list: generations(first: 2, after: $after, filter: {status: COMPLETED}) {
+        __typename totalCount
+        pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }
+        nodes { id prompt progress ... on Generation { status } }
+        edges { __typename cursor }
+      }
+      none: projects(first: 0) { totalCount pageInfo { hasNextPage startCursor endCursor } }
+    }
+    """,
+    '{ generations(filter: {modelId: "fal-ai/aura-flow"}) { totalCount nodes { modelId } } }',
+]
+
+
+@pytest.fixture
+async def alice(client: Any) -> Any:
+    caller = await client.user("alice@example.com")
+    other = await client.user("bob@example.com")
+    async with client.services.pool.acquire() as conn:
+        for n in range(3):
+            project = await make_project(conn, caller.user_id, name=f'P{n} "quoted"\n✨')
+            for status in ("COMPLETED", "QUEUED", "FAILED"):
+                await make_generation(
+                    conn, caller.user_id, project_id=project, status=status,
+                    prompt=f"prompt {n} {status} 'ünïcode' \\ \u2028",
+                )  # fmt: skip
+        await make_generation(conn, caller.user_id, model_id="fal-ai/aura-flow")
+        await make_project(conn, other.user_id)
+        await conn.execute(
+            "UPDATE generations SET progress = 0.1, created_at = $1 WHERE status = 'QUEUED'",
+            datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        )
+    return caller
+
+
+async def run(client: Any, caller: Any, schema: Any, document: str, variables: Any) -> Any:
+    context = Context(client.services, caller=caller)
+    return await schema.execute(document, variable_values=variables, context_value=context)
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+async def test_both_paths_give_the_same_result(client: Any, alice: Any, document: str) -> None:
+    settings = client.services.settings
+    per_field = build_schema(settings.model_copy(update={"compiled_reads": False}))
+    compiled = build_schema(settings)
+    variables = {"first": 10, "after": None}
+    assert _plan_for(compiled._schema, document, None, variables) is not None  # not a fallback
+    slow = await run(client, alice, per_field, document, variables)
+    fast = await run(client, alice, compiled, document, variables)
+    assert slow.errors is None and fast.errors is None
+    assert fast.data == slow.data
+    cursor = (slow.data.get("list") or {}).get("pageInfo", {}).get("endCursor")
+    if cursor:
+        variables["after"] = cursor
+        next_slow = await run(client, alice, per_field, document, variables)
+        next_fast = await run(client, alice, compiled, document, variables)
+        assert next_fast.data == next_slow.data
+
+
+async def test_the_dashboard_is_one_statement_between_begin_and_commit(
+    client: Any, alice: Any
+) -> None:
+    statements: list[str] = []
+    pool = await create_pool(client.services.settings.database_url, size=1)
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda logged: statements.append(logged.query))
+        services = dataclasses.replace(client.services, pool=pool)
+        schema = build_schema(client.services.settings)
+        for _ in range(2):
+            statements.clear()
+            context = Context(services, caller=alice)
+            result = await schema.execute(
+                DOCUMENTS[0], variable_values={"first": 10}, context_value=context
+            )
+    finally:
+        await pool.close()
+    assert result.errors is None
+    assert len(statements) == 3, statements  # BEGIN + claims, the JSON statement, COMMIT
+
+
+async def test_unsupported_and_invalid_documents_take_the_ordinary_path(
+    client: Any, alice: Any
+) -> None:
+    schema = build_schema(client.services.settings)
+    with_outputs = await run(
+        client, alice, schema, "{ generations(first: 1) { nodes { outputs { url } } } }", {}
+    )
+    assert with_outputs.errors is None
+    too_many = await run(client, alice, schema, "{ projects(first: 101) { totalCount } }", {})
+    assert too_many.errors[0].extensions["code"] == "BAD_USER_INPUT"
+    bad_cursor = await run(client, alice, schema, '{ projects(after: "x") { totalCount } }', {})
+    assert bad_cursor.errors[0].extensions["code"] == "BAD_USER_INPUT"
