@@ -27,6 +27,8 @@ JWKS_TIMEOUT_SECONDS = 5
 JWKS_REFETCH_COOLDOWN_SECONDS = 30.0
 
 # Order matters: InvalidSignatureError is a DecodeError, and all are InvalidTokenErrors.
+_VERIFIED_CACHE_SIZE = 10_000
+
 _REASONS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
     (jwt.ExpiredSignatureError, "Token expired."),
     (jwt.ImmatureSignatureError, "Token not yet valid."),
@@ -56,12 +58,24 @@ class TokenVerifier:
         self._jwks = None if jwks_url is None else _jwks_client(jwks_url)
         self._issuer = issuer
         self._leeway = leeway
+        self._verified: dict[str, Caller] = {}
 
     async def verify(self, token: str) -> Caller:
+        # A browser sends the same token with every request until it refreshes it: verifying
+        # it once is enough while it has not expired.
+        cached = self._verified.get(token)
+        if cached is not None and cached.claims["exp"] > time.time() + 1:
+            return cached
         header = _unverified_header(token)
         key = await self._key_for(header)
-        claims = self._decode(token, key, header["alg"])
-        return _caller_from(claims)
+        caller = _caller_from(self._decode(token, key, header["alg"]))
+        self._remember(token, caller)
+        return caller
+
+    def _remember(self, token: str, caller: Caller) -> None:
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = caller
 
     async def _key_for(self, header: dict[str, Any]) -> str | jwt.PyJWK:
         alg = header.get("alg")

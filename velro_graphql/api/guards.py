@@ -55,7 +55,10 @@ class OperationGuard(SchemaExtension):
         yield
 
     async def _check(self, context: Context, operation: Any, variables: Any) -> None:
-        if _has_nul(variables) or _has_nul_literal(self.execution_context.graphql_document):
+        query = self.execution_context.query or ""
+        may_hold_nul = "\x00" in query or "\\u0000" in query  # the only ways to write one
+        document = self.execution_context.graphql_document
+        if _has_nul(variables) or (may_hold_nul and _has_nul_literal(document)):
             # Postgres text cannot hold NUL: refuse it here rather than fail mid-operation.
             raise BadUserInput("Text must not contain NUL (\\u0000) characters.")
         limit = context.services.settings.max_query_cost
