@@ -98,3 +98,14 @@ async def test_a_refused_token_is_refused_even_for_public_fields(http: Any) -> N
     assert reply.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     anonymous = await http.post("/graphql", json={"query": "{ models { id credits } }"})
     assert len(anonymous.json()["data"]["models"]) == 12
+
+
+async def test_works_without_prepared_statements_as_behind_a_transaction_pooler(
+    settings: Any,
+) -> None:
+    pooled = settings.model_copy(update={"db_statement_cache_size": 0})
+    async with app_client(pooled) as http:
+        token = make_token("pooled@example.com")
+        for _ in range(3):
+            reply = await http.post("/graphql", json=ME, headers=bearer(token))
+            assert reply.json()["data"]["me"]["creditsBalance"] == 1000
