@@ -29,11 +29,19 @@ BEGIN
 END
 $$;
 
-CREATE TABLE IF NOT EXISTS auth.users (
-    id uuid PRIMARY KEY,
-    email text,
-    created_at timestamptz NOT NULL DEFAULT now()
-);
+-- Guarded rather than IF NOT EXISTS: Postgres checks CREATE on the schema first, and
+-- Supabase's postgres role may not create in `auth`.
+DO $$
+BEGIN
+    IF to_regclass('auth.users') IS NULL THEN
+        CREATE TABLE auth.users (
+            id uuid PRIMARY KEY,
+            email text,
+            created_at timestamptz NOT NULL DEFAULT now()
+        );
+    END IF;
+END
+$$;
 
 DO $$
 BEGIN

@@ -54,7 +54,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging()
     if args.port is not None:
         settings = settings.model_copy(update={"port": args.port})
-    app = create_app(settings, run_worker=not args.no_worker)
+    app = create_app(settings, run_worker=not args.no_worker, freeze_gc=True)
     uvicorn.run(app, host=args.host, port=settings.port, log_config=None, access_log=False)
     return 0
 

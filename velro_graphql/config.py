@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=8, ge=1, le=256)
     worker_housekeeping_seconds: float = Field(default=5.0, gt=0)
     fal_webhook_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
+    # Our fal account's user id, as fal puts it in X-Fal-Webhook-User-Id; others are refused.
+    fal_user_id: str | None = None
     # Provider output URLs must be https on public addresses unless this is set (tests only).
     allow_insecure_downloads: bool = False
     # How long a provider's output may go silent mid-download before the copy is retried later.

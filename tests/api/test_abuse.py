@@ -194,3 +194,16 @@ async def test_security_headers_and_metrics_without_secrets(http: Any) -> None:
     for text in (metrics.text, ready.text):
         assert TEST_JWT_SECRET not in text
         assert "postgresql://" not in text
+
+
+async def test_generation_starts_hidden_in_fragments_still_count(http: Any) -> None:
+    starts = " ".join(
+        f'a{n}: startGeneration(input: {{modelId: "fal-ai/aura-flow", prompt: "p{n}"}})'
+        " { generation { id } }"
+        for n in range(12)
+    )
+    hidden = {"query": f"mutation {{ ... on Mutation {{ {starts} }} }}"}
+    refused = await post(http, hidden)
+    assert code(refused) == "RATE_LIMITED"
+    balance = (await post(http, ME)).json()["data"]["me"]["creditsBalance"]
+    assert balance == 1000

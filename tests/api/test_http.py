@@ -109,3 +109,9 @@ async def test_works_without_prepared_statements_as_behind_a_transaction_pooler(
         for _ in range(3):
             reply = await http.post("/graphql", json=ME, headers=bearer(token))
             assert reply.json()["data"]["me"]["creditsBalance"] == 1000
+
+
+async def test_anonymous_sign_ins_get_no_welcome_credits(http: Any) -> None:
+    token = make_token("", is_anonymous=True)
+    reply = await http.post("/graphql", json=ME, headers=bearer(token))
+    assert reply.json()["data"]["me"]["creditsBalance"] == 0

@@ -99,3 +99,45 @@ async def test_every_table_has_row_level_security(empty_db: asyncpg.Connection) 
         "AND relname <> 'schema_migrations'"
     )
     assert [r["relname"] for r in without] == []
+
+
+async def test_migrates_as_a_supabase_like_non_superuser(
+    empty_db: asyncpg.Connection, admin_dsn: str, tmp_path: Path
+) -> None:
+    """Supabase's postgres role may not create in `auth`, and new public tables are granted to
+    anon and authenticated by default: the migrations must cope with both."""
+    from velro_graphql.db.embedded import with_database
+
+    shim = MIGRATIONS_DIR / "0001_supabase_compat.sql"
+    (tmp_path / shim.name).write_text(shim.read_text())
+    await migrate(empty_db, tmp_path)  # what Supabase has: roles and auth objects
+    await empty_db.execute(
+        """
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'supa_migrator') THEN
+                CREATE ROLE supa_migrator LOGIN;
+            END IF;
+        END $$;
+        GRANT authenticated, anon, service_role TO supa_migrator;
+        GRANT USAGE ON SCHEMA auth TO supa_migrator;
+        GRANT ALL ON SCHEMA public TO supa_migrator;
+        GRANT SELECT, INSERT, REFERENCES ON auth.users TO supa_migrator;
+        ALTER DEFAULT PRIVILEGES FOR ROLE supa_migrator IN SCHEMA public
+            GRANT ALL ON TABLES TO anon, authenticated;
+        """
+    )
+    db_name = await empty_db.fetchval("SELECT current_database()")
+    await empty_db.execute(f'GRANT CREATE ON DATABASE "{db_name}" TO supa_migrator')
+    await empty_db.execute("DROP TABLE schema_migrations")
+    dsn = with_database(admin_dsn, db_name).replace("postgres:@", "supa_migrator:@", 1)
+    conn = await asyncpg.connect(dsn)
+    try:
+        assert "0002_core.sql" in await migrate(conn)
+        for table in ("schema_migrations", "credit_transactions", "profiles"):
+            for role in ("anon", "authenticated"):
+                writable = await conn.fetchval(
+                    "SELECT has_table_privilege($1, $2, 'UPDATE')", role, f"public.{table}"
+                )
+                assert not writable, (role, table)
+    finally:
+        await conn.close()

@@ -20,10 +20,11 @@ from velro_graphql.providers.base import (
     ProviderRequest,
     ProviderStatus,
     RejectedByProvider,
+    SubmitOutcomeUnknown,
     TransientProviderError,
 )
 from velro_graphql.providers.breaker import CircuitBreaker, CircuitOpen
-from velro_graphql.providers.fal import FalProvider, SubmitOutcomeUnknown
+from velro_graphql.providers.fal import FalProvider
 
 IMAGE_MODEL = "fal-ai/flux-pro/v1.1-ultra"
 VIDEO_MODEL = "fal-ai/kling-video/v2.1/master/text-to-video"

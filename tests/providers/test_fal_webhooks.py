@@ -152,3 +152,12 @@ def test_parse_an_error_webhook() -> None:
 def test_parse_refuses_a_body_without_a_request_id(body: bytes) -> None:
     with pytest.raises(InvalidWebhook):
         parse_webhook(body)
+
+
+async def test_webhooks_for_another_fal_account_are_refused(
+    fake: FakeFal, http: httpx.AsyncClient
+) -> None:
+    ours = FalWebhookVerifier(f"{fake.url}/.well-known/jwks.json", http, user_id="our-account")
+    headers = fake.signed_headers("req-1", BODY)
+    with pytest.raises(InvalidWebhook, match="another fal account"):
+        await ours.verify(headers, BODY)

@@ -139,3 +139,14 @@ async def test_cancelling_while_the_submit_is_in_flight_cancels_the_new_fal_requ
     assert (await fal.generation(generation.id)).status == "CANCELLED"
     assert await fal.kinds_for(caller, generation.id) == ["charge", "refund"]
     assert await fal.step(wake=True) == 0
+
+
+async def test_deleting_a_running_fal_generation_stops_it_too(fake: FakeFal, fal: Any) -> None:
+    caller, running = await _in_progress(fal, fake)
+
+    await commands.delete_generation(fal.rt, caller, running.id)
+
+    assert fake.cancels == [running.provider_request_id]
+    assert await fal.job(running.id) is None
+    assert await fal.kinds_for(caller, running.id) == []  # the ledger rows lost their link
+    assert await fal.balance(caller) == 1000

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from cross_web import HTTPException
-from fastapi import FastAPI, Request, WebSocket
-from strawberry.exceptions import ConnectionRejectionError
+from fastapi import FastAPI, Request
 from strawberry.fastapi import GraphQLRouter
-from strawberry.types.unset import UnsetType
 
 from velro_graphql.api.auth import bearer_token
 from velro_graphql.api.context import Context, Services
-from velro_graphql.api.http import install_edges, origin_allowed
+from velro_graphql.api.http import install_edges
+from velro_graphql.api.live.endpoint import serve_websocket
+from velro_graphql.api.live.fanout import open_fanout
 from velro_graphql.api.routes import router
 from velro_graphql.api.schema import build_schema
 from velro_graphql.api.startup import open_services
@@ -52,6 +52,9 @@ async def verify_caller(services: Services, authorization: str | None) -> Caller
         caller.email,
         known=services.known_users,
         create_auth_user=services.creates_auth_users,
+        # Supabase's anonymous sign-ins are `authenticated` too; free credits for each would
+        # be free money for scripts.
+        welcome_credits=caller.claims.get("is_anonymous") is not True,
     )
     return caller
 
@@ -67,51 +70,36 @@ class VelroGraphQLRouter(GraphQLRouter[Context, None]):
             raise HTTPException(400, "Expected a JSON object.")
         return decoded
 
-    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """Authenticate a WebSocket at connection_init, from its `Authorization` parameter."""
-        request = context.request
-        assert request is not None
-        if not origin_allowed(
-            request.headers.get("origin"), request.headers.get("host"), context.services.settings
-        ):
-            raise ConnectionRejectionError({"code": "FORBIDDEN", "message": "Origin not allowed."})
-        params: dict[str, Any] = context.connection_params or {}
-        header = params.get("Authorization") or params.get("authorization")
-        if header is None and isinstance(params.get("authToken"), str):
-            header = f"Bearer {params['authToken']}"
-        try:
-            caller = await verify_caller(context.services, header)
-        except Unauthenticated as error:
-            raise ConnectionRejectionError({"code": error.code, "message": error.message}) from None
-        if caller is None:
-            raise ConnectionRejectionError(
-                {"code": "UNAUTHENTICATED", "message": "Send Authorization in connection_init."}
-            )
-        context.set_caller(caller)
-        await context.services.rate_limits.spend(
-            context.services.rate_limits.operations, context.rate_limit_key
-        )
-        return None
 
+def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool = False) -> FastAPI:
+    """The app; `freeze_gc` (for `serve`) exempts what start-up built from garbage collection."""
+    schema = build_schema(settings)
 
-def create_app(settings: Settings, *, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(settings, run_worker=run_worker) as services:
+        async with (
+            open_services(settings, run_worker=run_worker) as services,
+            open_fanout(schema, services, verify_caller) as fanout,
+        ):
             app.state.services = services
+            app.state.fanout = fanout
+            if freeze_gc:
+                # Full collections walk every tracked object: with thousands of live
+                # connections, leaving start-up's out of them keeps the pauses short.
+                gc.freeze()
             yield
 
-    async def get_context(request: Request = None, ws: WebSocket = None) -> Context:  # type: ignore[assignment]
-        if ws is not None:
-            address = ws.client.host if ws.client else None
-            return Context(ws.app.state.services, caller=None, client_address=address)
+    async def get_context(request: Request) -> Context:
         return await context_for_request(request.app.state.services, request)
 
     app = FastAPI(title="velro-graphql", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # Before the GraphQL router: WebSockets on /graphql are served by the live fan-out.
+    app.router.add_websocket_route("/graphql", serve_websocket)
     graphql = VelroGraphQLRouter(
-        build_schema(settings),
+        schema,
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        subscription_protocols=(),
     )
     app.include_router(graphql, prefix="/graphql")
     app.include_router(router)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 from uuid import UUID
@@ -21,7 +18,7 @@ from velro_graphql.api.types.output import check_expiry
 from velro_graphql.config import Settings
 from velro_graphql.db.session import CallerSession
 from velro_graphql.entities import Caller
-from velro_graphql.errors import RateLimited, Unauthenticated, VelroError
+from velro_graphql.errors import Unauthenticated, VelroError
 from velro_graphql.providers.fal_webhooks import FalWebhookVerifier
 from velro_graphql.services.catalog import Model
 from velro_graphql.services.events import EventHub
@@ -57,22 +54,9 @@ class Services:
         return {model.id: model for model in self.catalog}
 
 
-class EventScope:
-    """The fresh session and loaders one subscription event is resolved with."""
-
-    def __init__(self, context: Context) -> None:
-        self.session = CallerSession(context.services.pool, context.caller.claims)
-        self.loaders = Loaders(
-            self.session, context.caller.user_id, context.services.runtime.storage
-        )
-
-    async def close(self) -> None:
-        await self.session.close()
-
-
-# Set by a subscription while one event resolves. A WebSocket's context lives as long as the
-# connection, so its own loaders would serve stale rows; each event gets a scope instead.
-_event_scope: ContextVar[EventScope | None] = ContextVar("velro_event_scope", default=None)
+def user_budget_key(user_id: UUID) -> str:
+    """The rate-limit key of a signed-in user's budget."""
+    return f"user:{user_id}"
 
 
 class Context(BaseContext):
@@ -93,7 +77,6 @@ class Context(BaseContext):
         self.client_address = client_address or "unknown"
         self._session: CallerSession | None = None
         self._loaders: Loaders | None = None
-        self.subscriptions = 0
 
     @property
     def caller(self) -> Caller:
@@ -109,34 +92,12 @@ class Context(BaseContext):
     @property
     def rate_limit_key(self) -> str:
         """Whose budget an operation spends: the user's, or the client address's."""
-        return f"user:{self._caller.user_id}" if self._caller else f"ip:{self.client_address}"
-
-    def set_caller(self, caller: Caller) -> None:
-        """Authenticate a WebSocket connection at `connection_init`."""
-        self._caller = caller
-        self._auth_error = None
-
-    def open_event_scope(self) -> EventScope:
-        scope = EventScope(self)
-        _event_scope.set(scope)
-        return scope
-
-    @contextmanager
-    def subscription_slot(self) -> Iterator[None]:
-        """Count a subscription against the connection's bound."""
-        if self.subscriptions >= self.services.settings.max_subscriptions_per_connection:
-            raise RateLimited("Too many subscriptions on this connection.", retry_after=0)
-        self.subscriptions += 1
-        try:
-            yield
-        finally:
-            self.subscriptions -= 1
+        if self._caller is None:
+            return f"ip:{self.client_address}"
+        return user_budget_key(self._caller.user_id)
 
     @property
     def session(self) -> CallerSession:
-        scope = _event_scope.get()
-        if scope is not None:
-            return scope.session
         if self._session is None:
             caller = self.caller
             self._session = CallerSession(self.services.pool, caller.claims)
@@ -144,9 +105,6 @@ class Context(BaseContext):
 
     @property
     def loaders(self) -> Loaders:
-        scope = _event_scope.get()
-        if scope is not None:
-            return scope.loaders
         if self._loaders is None:
             self._loaders = Loaders(
                 self.session, self.caller.user_id, self.services.runtime.storage

@@ -33,6 +33,25 @@ def operation_cost(
     return walker.cost(operation.selection_set, 1, depth=0)
 
 
+def root_fields(document: DocumentNode, operation: OperationDefinitionNode) -> dict[str, str]:
+    """The operation's root fields by response key, through fragments: what will execute
+    (fields sharing a response key merge into one execution)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    fields: dict[str, str] = {}
+    pending: list[SelectionSetNode] = [operation.selection_set]
+    while pending:
+        for node in pending.pop().selections:
+            if isinstance(node, FieldNode):
+                fields[node.alias.value if node.alias else node.name.value] = node.name.value
+            elif isinstance(node, InlineFragmentNode):
+                pending.append(node.selection_set)
+            elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
+                pending.append(fragments[node.name.value].selection_set)
+    return fields
+
+
 class _Walker:
     def __init__(
         self, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any]

@@ -13,7 +13,6 @@ from graphql import (
     BREAK,
     DocumentNode,
     ExecutionResult,
-    FieldNode,
     GraphQLError,
     OperationType,
     StringValueNode,
@@ -23,7 +22,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from velro_graphql.api.cost import operation_cost
+from velro_graphql.api.cost import operation_cost, root_fields
 from velro_graphql.errors import BadUserInput, RateLimited, VelroError
 from velro_graphql.services.rate_limits import Budget
 
@@ -71,11 +70,8 @@ class OperationGuard(SchemaExtension):
             )
         limits = context.services.rate_limits
         self._budget = await limits.spend(limits.operations, context.rate_limit_key)
-        starts = sum(
-            1
-            for s in operation.selection_set.selections
-            if isinstance(s, FieldNode) and s.name.value in _STARTS
-        )
+        fields = root_fields(document, operation)  # type: ignore[arg-type]
+        starts = sum(1 for name in fields.values() if name in _STARTS)
         if starts and operation.operation == OperationType.MUTATION:
             await limits.spend(limits.generations, context.rate_limit_key, cost=starts)
 

@@ -69,8 +69,9 @@ async def fal_webhook(request: Request) -> Response:
         return JSONResponse({"error": "invalid signature"}, status_code=401)
     except WebhookKeysUnavailable:
         return JSONResponse({"error": "signing keys unavailable"}, status_code=503)
+    query = request.query_params
     await webhooks.handle_fal(
-        services.runtime, request_id, generation=request.query_params.get("generation")
+        services.runtime, request_id, generation=query.get("generation"), tag=query.get("tag")
     )
     return JSONResponse({"ok": True})
 

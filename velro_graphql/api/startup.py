@@ -35,21 +35,17 @@ async def open_services(settings: Settings, *, run_worker: bool = False) -> Asyn
             catalog=tuple(runtime.models.values()),
             runtime=runtime,
             hub=hub,
-            webhooks=FalWebhookVerifier(settings.fal_webhook_jwks_url, runtime.http),
+            webhooks=FalWebhookVerifier(
+                settings.fal_webhook_jwks_url, runtime.http, user_id=settings.fal_user_id
+            ),
             creates_auth_users=not await users.supabase_auth_present(runtime.pool),
             rate_limits=RateLimits(settings),
             persisted_queries=PersistedQueries(
                 known_file=settings.persisted_queries_file,
                 only_known=settings.persisted_queries_only,
             ),
-            metrics=metrics_for(hub),
+            metrics=Metrics(),
         )
-
-
-def metrics_for(hub: EventHub) -> Metrics:
-    metrics = Metrics()
-    metrics.subscribers.set_function(lambda: hub.subscriber_count)
-    return metrics
 
 
 def make_verifier(settings: Settings) -> TokenVerifier:

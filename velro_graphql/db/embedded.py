@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -42,15 +41,3 @@ def with_database(dsn: str, name: str) -> str:
     head, _, query = dsn.partition("?")
     base = head.rsplit("/", 1)[0]
     return f"{base}/{name}" + (f"?{query}" if query else "")
-
-
-async def wait_ready(dsn: str, *, attempts: int = 50) -> None:
-    for _ in range(attempts):
-        try:
-            conn = await asyncpg.connect(dsn)
-        except (OSError, asyncpg.PostgresError):
-            await asyncio.sleep(0.1)
-            continue
-        await conn.close()
-        return
-    raise RuntimeError("the embedded PostgreSQL did not become ready")

@@ -77,9 +77,13 @@ async def reschedule(
     )
 
 
-async def mark_submitting(conn: Queryable, generation_id: UUID) -> None:
+async def mark_submitting(conn: Queryable, generation_id: UUID, submitting: bool) -> None:
+    """Note a submit in flight (or, False, one the provider certainly refused)."""
     await conn.execute(
-        "UPDATE generation_jobs SET submitted_at = now() WHERE generation_id = $1", generation_id
+        "UPDATE generation_jobs SET submitted_at = CASE WHEN $2 THEN now() END"
+        " WHERE generation_id = $1",
+        generation_id,
+        submitting,
     )
 
 

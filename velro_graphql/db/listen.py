@@ -17,7 +17,3 @@ async def open_listener(
     conn.add_termination_listener(lambda _conn: on_lost())
     await conn.add_listener(CHANNEL, lambda _c, _pid, _channel, payload: on_payload(payload))
     return conn
-
-
-async def notify(conn: asyncpg.Connection, payload: str) -> None:
-    await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, payload)

@@ -20,12 +20,25 @@ MIGRATIONS_DIR = _migrations_dir()
 # Any constant works; it only has to be the same for every replica.
 _LOCK_KEY = 7_310_145_822
 
+# Supabase grants anon and authenticated everything on new public tables: the ledger takes
+# that back (and enables RLS with no policy), or anyone with the anon key could rewrite it.
 _CREATE_LEDGER = """
 CREATE TABLE IF NOT EXISTS public.schema_migrations (
     filename text PRIMARY KEY,
     checksum text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
-)
+);
+ALTER TABLE public.schema_migrations ENABLE ROW LEVEL SECURITY;
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+        REVOKE ALL ON public.schema_migrations FROM anon;
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+        REVOKE ALL ON public.schema_migrations FROM authenticated;
+    END IF;
+END
+$$;
 """
 
 

@@ -44,14 +44,16 @@ async def stored_files(conn: Queryable, user_id: UUID, generation_id: UUID) -> d
     return files
 
 
-async def upsert(conn: Queryable, output: Output) -> None:
-    """Write one output (stored or not yet stored), replacing what was there."""
-    await conn.execute(
+async def upsert(conn: Queryable, output: Output) -> bool:
+    """Write one output (stored or not yet stored), replacing what was there; False when its
+    generation no longer exists."""
+    status = await conn.execute(
         "INSERT INTO generation_outputs (generation_id, position, user_id, bucket, path,"
         " provider_url, content_type, byte_size, width, height, duration_seconds, sha256,"
         " thumbnails, seed, next_copy_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-        " CASE WHEN $5::text IS NULL THEN now() END)"
+        " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+        " CASE WHEN $5::text IS NULL THEN now() END"
+        " WHERE EXISTS (SELECT 1 FROM generations WHERE id = $1)"
         " ON CONFLICT (generation_id, position) DO UPDATE SET bucket = excluded.bucket,"
         " path = excluded.path, provider_url = excluded.provider_url,"
         " content_type = excluded.content_type, byte_size = excluded.byte_size,"
@@ -74,6 +76,7 @@ async def upsert(conn: Queryable, output: Output) -> None:
         output.thumbnails,
         output.seed,
     )
+    return status == "INSERT 0 1"
 
 
 async def claim_copies(conn: Queryable, *, limit: int) -> list[Output]:
@@ -99,6 +102,16 @@ async def postpone_copy(conn: Queryable, generation_id: UUID, position: int) -> 
         " next_copy_at = now()"
         " + make_interval(secs => least(3600, 10 * 2 ^ least(copy_attempts, 12))"
         " * (0.5 + random() / 2))"
+        " WHERE generation_id = $1 AND position = $2",
+        generation_id,
+        position,
+    )
+
+
+async def abandon_copy(conn: Queryable, generation_id: UUID, position: int) -> None:
+    """Stop copying an output that can never be fetched (its provider URL is gone or refused)."""
+    await conn.execute(
+        "UPDATE generation_outputs SET next_copy_at = NULL, copy_attempts = copy_attempts + 1"
         " WHERE generation_id = $1 AND position = $2",
         generation_id,
         position,

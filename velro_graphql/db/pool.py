@@ -40,3 +40,9 @@ async def create_pool(
     )
     assert pool is not None
     return pool
+
+
+async def ping(pool: asyncpg.Pool) -> bool:
+    """Whether a pooled connection answers within two seconds."""
+    async with pool.acquire(timeout=2) as conn:
+        return bool(await conn.fetchval("SELECT 1", timeout=2))

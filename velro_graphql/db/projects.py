@@ -85,3 +85,11 @@ async def delete(conn: Queryable, user_id: UUID, id_: UUID) -> bool:
     """Delete the user's project (its generations stay, without a project)."""
     status = await conn.execute("DELETE FROM projects WHERE user_id = $1 AND id = $2", user_id, id_)
     return status == "DELETE 1"
+
+
+async def hold_own(conn: Queryable, user_id: UUID, id_: UUID) -> bool:
+    """Whether the project is the user's; if so, keep it from being deleted until commit."""
+    found = await conn.fetchval(
+        "SELECT 1 FROM projects WHERE id = $1 AND user_id = $2 FOR SHARE", id_, user_id
+    )
+    return found is not None

@@ -61,6 +61,10 @@ class TransientProviderError(ProviderError):
     """Worth retrying later: 429, 5xx, timeouts, connection errors, an open circuit."""
 
 
+class SubmitOutcomeUnknown(TransientProviderError):
+    """The submit may have reached the provider: submitting again can start a second job."""
+
+
 class RejectedByProvider(ProviderError):
     """The provider refused the request itself (4xx validation): retrying cannot help."""
 

@@ -50,6 +50,7 @@ from velro_graphql.providers.base import (
     ProviderResult,
     ProviderStatus,
     RejectedByProvider,
+    SubmitOutcomeUnknown,
     TransientProviderError,
 )
 from velro_graphql.providers.breaker import CircuitBreaker
@@ -57,10 +58,6 @@ from velro_graphql.providers.breaker import CircuitBreaker
 _TRANSIENT_HTTP = frozenset({408, 409, 429})
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
 _FRACTION = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
-
-
-class SubmitOutcomeUnknown(TransientProviderError):
-    """The submit may have reached fal: a retry can start a second fal job."""
 
 
 class FalProvider:

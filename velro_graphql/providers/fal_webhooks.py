@@ -88,7 +88,11 @@ class FalWebhookVerifier:
         *,
         cache_ttl: float = 24 * 3600.0,
         refetch_interval: float = 60.0,
+        user_id: str | None = None,
     ) -> None:
+        # fal signs every customer's webhooks with the same keys: `user_id` (our fal account)
+        # keeps another customer's validly signed webhooks out.
+        self._user_id = user_id
         self._jwks_url = jwks_url
         self._http = client
         self._cache_ttl = cache_ttl
@@ -103,6 +107,8 @@ class FalWebhookVerifier:
         """Return the request id of a webhook fal signed, or raise `InvalidWebhook`."""
         now = time.time() if now is None else now
         request_id, user_id, timestamp, signature_hex = _signed_headers(headers)
+        if self._user_id is not None and user_id != self._user_id:
+            raise InvalidWebhook("the webhook is for another fal account")
         _check_timestamp(timestamp, now)
         signature = _signature(signature_hex)
         digest = hashlib.sha256(body).hexdigest()

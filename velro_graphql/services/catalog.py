@@ -10,9 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
-import asyncpg
-
 from velro_graphql.db import models as db_models
+from velro_graphql.db.pool import Pool
 from velro_graphql.db.session import as_service
 from velro_graphql.errors import BadUserInput
 
@@ -286,7 +285,7 @@ def _check_unique(items: Iterable[object], message: str) -> None:
         seen.add(item)
 
 
-async def mirror_catalog(pool: asyncpg.Pool, models: tuple[Model, ...]) -> None:
+async def mirror_catalog(pool: Pool, models: tuple[Model, ...]) -> None:
     """Upsert the catalog into the database, which generations reference by model id."""
     async with as_service(pool) as conn:
         await db_models.mirror(conn, models)

@@ -47,5 +47,8 @@ async def retry_generation(rt: Runtime, caller: Caller, generation_id: UUID) -> 
 
 
 async def delete_generation(rt: Runtime, caller: Caller, generation_id: UUID) -> None:
-    """Delete a generation and its stored files; an unfinished one is cancelled and refunded."""
-    await lifecycle.delete(rt.pool, rt.storage, caller, generation_id)
+    """Delete a generation and its stored files; an unfinished one is cancelled and refunded
+    (and its provider asked to stop, so nobody pays for work that nobody will see)."""
+    ended = await lifecycle.delete(rt.pool, rt.storage, caller, generation_id)
+    if ended is not None:
+        await jobs.cancel_at_provider(rt, ended)

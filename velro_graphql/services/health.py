@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncpg
+from velro_graphql.db.pool import Pool, ping
 
 
-async def database_ready(pool: asyncpg.Pool) -> bool:
-    """Whether a pooled connection answers within two seconds."""
-    async with pool.acquire(timeout=2) as conn:
-        return bool(await conn.fetchval("SELECT 1", timeout=2))
+async def database_ready(pool: Pool) -> bool:
+    """Whether the database answers."""
+    return await ping(pool)

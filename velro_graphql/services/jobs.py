@@ -7,6 +7,8 @@ and never submits it again.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import random
 from uuid import UUID
@@ -21,10 +23,11 @@ from velro_graphql.providers.base import (
     ProviderRequest,
     ProviderStatus,
     RejectedByProvider,
+    SubmitOutcomeUnknown,
     TransientProviderError,
 )
 from velro_graphql.services import lifecycle
-from velro_graphql.services.outputs import RetryLater, store_outputs
+from velro_graphql.services.outputs import RetryLater, remove_files, store_outputs
 from velro_graphql.services.runtime import Runtime
 from velro_graphql.storage.base import StorageError
 
@@ -65,8 +68,8 @@ async def _step(rt: Runtime, job: Job, generation: Generation) -> float | None:
         raise TransientProviderError(f"provider {generation.provider} is not configured here")
     request = provider_request(rt, generation)
     if generation.provider_request_id is None:
-        await _submit(rt, job, provider, request)
-        return rt.settings.provider_poll_seconds
+        waiting = await _submit(rt, job, provider, request)
+        return waiting if waiting is not None else rt.settings.provider_poll_seconds
     status = await provider.status(request, generation.provider_request_id)
     return await _apply(rt, provider, generation, request, status)
 
@@ -78,26 +81,53 @@ def provider_request(rt: Runtime, generation: Generation) -> ProviderRequest:
     if generation.image_url:
         arguments["image_url"] = generation.image_url
     model = rt.models.get(generation.model_id)
-    base = rt.settings.public_base_url
     return ProviderRequest(
         generation_id=str(generation.id),
         model_id=generation.model_id,
         media_type=model.media_type if model else "image",
         arguments=arguments,
-        webhook_url=f"{base.rstrip('/')}/webhooks/fal?generation={generation.id}" if base else None,
+        webhook_url=webhook_url(rt, generation.id),
     )
 
 
-async def _submit(rt: Runtime, job: Job, provider: Provider, request: ProviderRequest) -> None:
+def webhook_url(rt: Runtime, generation_id: UUID) -> str | None:
+    """Where fal reports on a generation; the tag proves the generation id came from us."""
+    base = rt.settings.public_base_url
+    if not base:
+        return None
+    tag = webhook_tag(rt, str(generation_id))
+    return f"{base.rstrip('/')}/webhooks/fal?generation={generation_id}&tag={tag}"
+
+
+def webhook_tag(rt: Runtime, generation_id: str) -> str:
+    key = (rt.settings.fal_key or "").encode()
+    return hmac.new(key, generation_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+async def _submit(
+    rt: Runtime, job: Job, provider: Provider, request: ProviderRequest
+) -> float | None:
+    """Submit once; return a delay instead when an earlier submit may have been accepted."""
     if job.submitted_at is not None:
+        if request.webhook_url and provider.name == "fal":
+            # Its webhook will name the request (and adopt it); the deadline bounds the wait.
+            log.warning("%s: an earlier submit may have reached fal; waiting", job.generation_id)
+            return rt.settings.provider_poll_seconds * 10
         log.warning("resubmitting %s: an earlier submit got no request id", job.generation_id)
     async with as_service(rt.pool) as conn:
-        await jobs.mark_submitting(conn, job.generation_id)
-    request_id = await provider.submit(request)
+        await jobs.mark_submitting(conn, job.generation_id, True)
+    try:
+        request_id = await provider.submit(request)
+    except TransientProviderError as error:
+        if not isinstance(error, SubmitOutcomeUnknown):  # refused: certainly no job started
+            async with as_service(rt.pool) as conn:
+                await jobs.mark_submitting(conn, job.generation_id, False)
+        raise
     async with as_service(rt.pool) as conn:
         recorded = await updates.set_request_id(conn, job.generation_id, request_id)
     if not recorded:  # cancelled or reaped meanwhile, or a webhook adopted a lost earlier submit
         await cancel_stray(provider, request, request_id)
+    return None
 
 
 async def cancel_stray(provider: Provider, request: ProviderRequest, request_id: str) -> None:
@@ -146,19 +176,16 @@ async def _complete(rt: Runtime, generation: Generation, kept: list[Output]) -> 
         if ended is not None:
             for output in kept:
                 await outputs.upsert(conn, output)
-    if ended is None:  # cancelled or timed out (and refunded) while its outputs were copied
-        await _discard(rt, kept)
+    if ended is None and not await _completed_elsewhere(rt, generation.id):
+        # Cancelled, timed out or deleted (and refunded) while its outputs were being stored.
+        await remove_files(rt.storage, kept)
 
 
-async def _discard(rt: Runtime, kept: list[Output]) -> None:
-    try:
-        for output in kept:
-            if output.bucket and output.path:
-                thumbs = [(t["bucket"], t["path"]) for t in output.thumbnails]
-                for bucket, path in [(output.bucket, output.path), *thumbs]:
-                    await rt.storage.remove(bucket, [path])
-    except StorageError:
-        log.warning("could not remove the outputs of an ended generation", exc_info=True)
+async def _completed_elsewhere(rt: Runtime, generation_id: UUID) -> bool:
+    """Whether another run of this step completed it: then the files at these paths are its."""
+    async with rt.pool.acquire() as conn:
+        current = await updates.get(conn, generation_id)
+    return current is not None and current.status == "COMPLETED"
 
 
 async def _fail(rt: Runtime, generation_id: UUID, code: str, message: str) -> None:

@@ -11,10 +11,9 @@ import logging
 from dataclasses import dataclass
 from uuid import UUID
 
-import asyncpg
-
-from velro_graphql.db import credits, jobs, outputs
+from velro_graphql.db import credits, jobs, outputs, projects
 from velro_graphql.db import generation_updates as updates
+from velro_graphql.db.pool import Pool
 from velro_graphql.db.session import Queryable, as_service
 from velro_graphql.entities import Caller, Generation
 from velro_graphql.errors import BadUserInput, InsufficientCredits, NotFound, UpstreamUnavailable
@@ -31,7 +30,7 @@ class Started:
     created: bool
 
 
-async def start(pool: asyncpg.Pool, caller: Caller, checked: Checked) -> Started:
+async def start(pool: Pool, caller: Caller, checked: Checked) -> Started:
     """Create the generation, charge it and queue its job, all or nothing."""
     async with as_service(pool) as conn:
         if checked.idempotency_key:
@@ -69,10 +68,7 @@ async def _existing(conn: Queryable, user_id: UUID, key: str | None) -> Started:
 async def _check_project(conn: Queryable, user_id: UUID, project_id: UUID | None) -> None:
     if project_id is None:
         return
-    owned = await conn.fetchval(
-        "SELECT 1 FROM projects WHERE id = $1 AND user_id = $2 FOR SHARE", project_id, user_id
-    )
-    if not owned:
+    if not await projects.hold_own(conn, user_id, project_id):
         raise NotFound("No such project.", field="projectId")
 
 
@@ -113,7 +109,7 @@ async def finish(
     return ended
 
 
-async def cancel(pool: asyncpg.Pool, caller: Caller, generation_id: UUID) -> Generation:
+async def cancel(pool: Pool, caller: Caller, generation_id: UUID) -> Generation:
     """Cancel one of the caller's unfinished generations and refund it."""
     async with as_service(pool) as conn:
         ended = await finish(conn, generation_id, status="CANCELLED", user_id=caller.user_id)
@@ -124,12 +120,10 @@ async def cancel(pool: asyncpg.Pool, caller: Caller, generation_id: UUID) -> Gen
 
 
 async def _refuse_finished(conn: Queryable, user_id: UUID, generation_id: UUID, verb: str) -> None:
-    status = await conn.fetchval(
-        "SELECT status FROM generations WHERE id = $1 AND user_id = $2", generation_id, user_id
-    )
-    if status is None:
+    found = await updates.get(conn, generation_id)
+    if found is None or found.user_id != user_id:
         raise NotFound("No such generation.", field="id")
-    raise BadUserInput(f"Cannot {verb} a generation that is already {status}.", field="id")
+    raise BadUserInput(f"Cannot {verb} a generation that is already {found.status}.", field="id")
 
 
 def not_finished(generation: Generation, verb: str) -> BadUserInput:
@@ -138,7 +132,7 @@ def not_finished(generation: Generation, verb: str) -> BadUserInput:
     )
 
 
-async def load_own(pool: asyncpg.Pool, caller: Caller, generation_id: UUID) -> Generation:
+async def load_own(pool: Pool, caller: Caller, generation_id: UUID) -> Generation:
     async with pool.acquire() as conn:
         found = await updates.get(conn, generation_id)
     if found is None or found.user_id != caller.user_id:
@@ -146,20 +140,26 @@ async def load_own(pool: asyncpg.Pool, caller: Caller, generation_id: UUID) -> G
     return found
 
 
-async def delete(pool: asyncpg.Pool, storage: Storage, caller: Caller, generation_id: UUID) -> None:
-    """Delete one of the caller's generations and its files (refunding it if unfinished).
+async def delete(
+    pool: Pool, storage: Storage, caller: Caller, generation_id: UUID
+) -> Generation | None:
+    """Delete one of the caller's generations and its files; return it if this ended it.
 
-    Files go first: if storage fails, nothing is deleted and the user can try again, rather
-    than leaving files nobody can reach or remove.
+    The generation is ended first (cancelled and refunded if it was running), so a worker
+    finishing it meanwhile discards its own files instead of adding some after the listing.
+    If storage then fails, the row stays (cancelled) and the user can delete it again.
     """
     async with as_service(pool) as conn:
+        ended = await finish(conn, generation_id, status="CANCELLED", user_id=caller.user_id)
         files = await outputs.stored_files(conn, caller.user_id, generation_id)
+        found = await updates.get(conn, generation_id)
+    if found is None or found.user_id != caller.user_id:
+        raise NotFound("No such generation.", field="id")
     try:
         for bucket, paths in files.items():
             await storage.remove(bucket, paths)
     except StorageError as error:
         raise UpstreamUnavailable("Storage is unavailable; try again shortly.") from error
     async with as_service(pool) as conn:
-        await finish(conn, generation_id, status="CANCELLED", user_id=caller.user_id)
-        if not await updates.delete(conn, caller.user_id, generation_id):
-            raise NotFound("No such generation.", field="id")
+        await updates.delete(conn, caller.user_id, generation_id)
+    return ended

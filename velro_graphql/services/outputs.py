@@ -17,12 +17,15 @@ from velro_graphql.entities import Generation, Output
 from velro_graphql.providers.base import ProviderOutput
 from velro_graphql.services.runtime import Runtime
 from velro_graphql.storage import media
-from velro_graphql.storage.base import GENERATIONS_BUCKET, THUMBNAILS_BUCKET, StorageError
+from velro_graphql.storage.base import (
+    GENERATIONS_BUCKET,
+    THUMBNAILS_BUCKET,
+    Storage,
+    StorageError,
+)
 from velro_graphql.storage.download import DownloadError, TransientDownloadError, download
 
 log = logging.getLogger(__name__)
-
-THUMBNAIL_SIZES = (256, 512)
 
 
 class OutputUnavailable(Exception):
@@ -117,7 +120,7 @@ async def _thumbnails(
 ) -> list[dict[str, object]]:
     if not content_type.startswith("image/"):
         return []
-    made = await asyncio.to_thread(media.thumbnails, data, THUMBNAIL_SIZES)
+    made = await asyncio.to_thread(media.thumbnails, data, media.THUMBNAIL_SIZES)
     entries: list[dict[str, object]] = []
     for size, webp in made.items():
         path = f"{stem}_{size}.webp"
@@ -148,22 +151,47 @@ async def copy_pending(rt: Runtime, *, limit: int = 10) -> int:
 async def _copy_one(rt: Runtime, output: Output) -> int:
     assert output.provider_url is not None
     try:
-        data = await download(
-            rt.http,
-            output.provider_url,
-            max_bytes=rt.settings.max_video_bytes,
-            allow_insecure=rt.settings.allow_insecure_downloads,
-            read_timeout=rt.settings.output_read_timeout_seconds,
+        copy = await _copy(rt, output, output.provider_url)
+    except (DownloadError, OutputUnavailable) as error:
+        log.warning(
+            "output %s/%s cannot be copied: %s", output.generation_id, output.position, error
         )
-        async with rt.pool.acquire() as conn:
-            project_id = await generations.project_of(conn, output.generation_id)
-        key = (output.user_id, project_id, output.generation_id)
-        copy = await store_bytes(rt, key, output.position, data, seed=output.seed)
-    except (StorageError, TransientDownloadError, DownloadError, OutputUnavailable) as error:
+        async with as_service(rt.pool) as conn:
+            await output_rows.abandon_copy(conn, output.generation_id, output.position)
+        return 0
+    except (StorageError, TransientDownloadError) as error:
         log.warning("copy of output %s/%s failed: %s", output.generation_id, output.position, error)
         async with as_service(rt.pool) as conn:
             await output_rows.postpone_copy(conn, output.generation_id, output.position)
         return 0
     async with as_service(rt.pool) as conn:
-        await output_rows.upsert(conn, copy)
-    return 1
+        kept = await output_rows.upsert(conn, copy)
+    if not kept:  # the generation was deleted meanwhile: its files must not outlive it
+        await remove_files(rt.storage, [copy])
+    return int(kept)
+
+
+async def _copy(rt: Runtime, output: Output, url: str) -> Output:
+    data = await download(
+        rt.http,
+        url,
+        max_bytes=rt.settings.max_video_bytes,
+        allow_insecure=rt.settings.allow_insecure_downloads,
+        read_timeout=rt.settings.output_read_timeout_seconds,
+    )
+    async with rt.pool.acquire() as conn:
+        project_id = await generations.project_of(conn, output.generation_id)
+    key = (output.user_id, project_id, output.generation_id)
+    return await store_bytes(rt, key, output.position, data, seed=output.seed)
+
+
+async def remove_files(storage: Storage, stored: list[Output]) -> None:
+    """Remove stored outputs and their thumbnails; a failure is only logged (best effort)."""
+    try:
+        for output in stored:
+            if output.bucket and output.path:
+                await storage.remove(output.bucket, [output.path])
+            for thumb in output.thumbnails:
+                await storage.remove(str(thumb["bucket"]), [str(thumb["path"])])
+    except StorageError:
+        log.warning("could not remove the files of an ended generation", exc_info=True)

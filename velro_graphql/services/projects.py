@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import asyncpg
-
 from velro_graphql.db import projects
+from velro_graphql.db.pool import Pool
 from velro_graphql.db.session import Queryable, as_caller
 from velro_graphql.entities import Caller, Page, Project
 from velro_graphql.errors import BadUserInput, NotFound
@@ -36,7 +35,7 @@ async def get_projects(conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[
 
 
 async def create_project(
-    pool: asyncpg.Pool,
+    pool: Pool,
     caller: Caller,
     *,
     name: str,
@@ -55,7 +54,7 @@ async def create_project(
 
 
 async def update_project(
-    pool: asyncpg.Pool,
+    pool: Pool,
     caller: Caller,
     project_id: UUID,
     *,
@@ -78,7 +77,7 @@ async def update_project(
     return project
 
 
-async def delete_project(pool: asyncpg.Pool, caller: Caller, project_id: UUID) -> None:
+async def delete_project(pool: Pool, caller: Caller, project_id: UUID) -> None:
     """Delete one of the caller's projects; its generations stay, outside any project."""
     async with as_caller(pool, caller.claims) as conn:
         if not await projects.delete(conn, caller.user_id, project_id):

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-import asyncpg
 import httpx
 
 from velro_graphql.config import Settings
 from velro_graphql.db.database import open_database
+from velro_graphql.db.pool import Pool
 from velro_graphql.providers.base import Provider
 from velro_graphql.providers.fal import FalProvider
 from velro_graphql.providers.simulator import SimulatorProvider
@@ -25,7 +25,7 @@ from velro_graphql.storage.supabase import SupabaseStorage
 class Runtime:
     settings: Settings
     dsn: str
-    pool: asyncpg.Pool
+    pool: Pool
     providers: dict[str, Provider]
     storage: Storage
     http: httpx.AsyncClient

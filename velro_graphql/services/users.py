@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import asyncpg
-
 from velro_graphql.db import credits, profiles
+from velro_graphql.db.pool import Pool
 from velro_graphql.db.session import Queryable, as_service
 from velro_graphql.entities import Profile
 
@@ -30,12 +29,13 @@ class KnownUsers:
 
 
 async def ensure_user(
-    pool: asyncpg.Pool,
+    pool: Pool,
     user_id: UUID,
     email: str | None,
     *,
     known: KnownUsers,
     create_auth_user: bool,
+    welcome_credits: bool = True,
 ) -> None:
     """Create the profile and its one welcome grant on a user's first sign-in."""
     if user_id in known:
@@ -43,14 +43,14 @@ async def ensure_user(
     async with as_service(pool) as conn:
         if create_auth_user:
             await profiles.insert_auth_user(conn, user_id, email)
-        if await profiles.insert_if_absent(conn, user_id, email):
+        if await profiles.insert_if_absent(conn, user_id, email) and welcome_credits:
             await credits.apply(
                 conn, user_id, amount=WELCOME_CREDITS, kind="grant", description="Welcome credits"
             )
     known.add(user_id)
 
 
-async def supabase_auth_present(pool: asyncpg.Pool) -> bool:
+async def supabase_auth_present(pool: Pool) -> bool:
     """Whether Supabase Auth owns auth.users (else the shim's table is ours to fill)."""
     async with pool.acquire() as conn:
         return await profiles.auth_users_are_supabases(conn)

@@ -6,6 +6,7 @@ transition, so a duplicate or replayed webhook changes nothing.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from uuid import UUID
 
@@ -13,14 +14,18 @@ from velro_graphql.db import generation_updates as updates
 from velro_graphql.db import jobs
 from velro_graphql.db.session import Queryable, as_service
 from velro_graphql.entities import Generation
-from velro_graphql.services.jobs import cancel_stray, provider_request
+from velro_graphql.services.jobs import cancel_stray, provider_request, webhook_tag
 from velro_graphql.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-async def handle_fal(rt: Runtime, request_id: str, *, generation: str | None) -> None:
+async def handle_fal(
+    rt: Runtime, request_id: str, *, generation: str | None, tag: str | None = None
+) -> None:
     """Wake the job of the generation fal's request belongs to; adopt or cancel strays."""
+    if generation is not None and not _tagged(rt, generation, tag):
+        generation = None  # not a URL we gave fal: never adopt on its word
     stray: Generation | None = None
     async with as_service(rt.pool) as conn:
         generation_id = await updates.by_provider_request(conn, "fal", request_id)
@@ -52,6 +57,10 @@ async def _cancel_stray(rt: Runtime, generation: Generation, request_id: str) ->
     provider = rt.providers.get("fal")
     if provider is not None:
         await cancel_stray(provider, provider_request(rt, generation), request_id)
+
+
+def _tagged(rt: Runtime, generation: str, tag: str | None) -> bool:
+    return tag is not None and hmac.compare_digest(tag, webhook_tag(rt, generation))
 
 
 def _uuid(value: str | None) -> UUID | None:

@@ -93,8 +93,14 @@ class Worker:
             await asyncio.sleep(self.rt.settings.worker_housekeeping_seconds)
 
     async def _drain(self) -> None:
-        if self._running:
-            await asyncio.wait(list(self._running.values()), timeout=30)
+        """Let running steps finish; cancel what is still running after 30 s, so no step
+        goes on after its lease is given back (another worker may then take the job)."""
+        if not self._running:
+            return
+        _, late = await asyncio.wait(list(self._running.values()), timeout=30)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
 
 async def _logged(step: Awaitable[object]) -> None:

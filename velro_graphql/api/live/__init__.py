@@ -1,0 +1,2 @@
+"""Live updates over WebSocket: each distinct subscription is read and rendered once per change,
+and every subscriber that shares it gets the same bytes."""

@@ -1,0 +1,208 @@
+"""Feeds: the subscribers sharing one (user, document, variables), each change read once.
+
+Events mark a user's feeds dirty; one flush task per user reads every dirty feed in one fresh
+context (one transaction as the user, fresh loaders), renders each payload once and hands the
+same text to every subscriber of the feed. A feed already dirty is not queued again: a burst
+of events costs one read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Hashable, Sequence
+from typing import TYPE_CHECKING, Protocol
+from uuid import UUID
+
+from velro_graphql.api.live.execution import Renderer, Selection, encode_failure
+from velro_graphql.api.live.outbox import Outbox
+from velro_graphql.api.live.source import LiveSource
+from velro_graphql.entities import Caller
+from velro_graphql.services.events import Event
+
+if TYPE_CHECKING:
+    from velro_graphql.api.context import Context
+
+log = logging.getLogger(__name__)
+
+# user, document text, operation name, variables as canonical JSON
+FeedKey = tuple[UUID, str, str | None, str]
+
+
+class Owner(Protocol):
+    """The connection a subscriber belongs to."""
+
+    outbox: Outbox
+
+    def end(self, subscriber: Subscriber) -> None: ...
+
+
+class Feed:
+    __slots__ = ("caller", "changes", "joiners", "key", "members", "selection", "source")
+
+    def __init__(
+        self, key: FeedKey, caller: Caller, selection: Selection, source: LiveSource[object]
+    ) -> None:
+        self.key = key
+        self.caller = caller  # any subscriber's: the key holds the user, and RLS needs no more
+        self.selection = selection
+        self.source = source
+        self.members: dict[Subscriber, None] = {}
+        self.joiners: dict[Subscriber, None] = {}  # waiting for their first message
+        self.changes: dict[UUID | None, Event] = {}
+
+    def note(self, event: Event) -> bool:
+        """Record an event if it concerns this feed; say whether it did."""
+        if not self.source.wants(event):
+            return False
+        self.changes[None if self.source.snapshot else event.id] = event
+        return True
+
+    def take(self) -> tuple[list[Event], list[Subscriber]]:
+        """The pending changes and joiners; joiners become members (they miss no later event)."""
+        changes, joiners = list(self.changes.values()), list(self.joiners)
+        self.changes.clear()
+        self.joiners.clear()
+        self.members.update(dict.fromkeys(joiners))
+        return changes, joiners
+
+    @property
+    def empty(self) -> bool:
+        return not self.members and not self.joiners
+
+
+class Subscriber:
+    """One subscription of one connection: where its feed's payloads go."""
+
+    __slots__ = ("active", "feed", "op_id", "owner", "prefix")
+
+    def __init__(self, feed: Feed, owner: Owner, op_id: str, prefix: str) -> None:
+        self.feed = feed
+        self.owner = owner
+        self.op_id = op_id
+        self.prefix = prefix  # the message up to its payload: {"type":"next","id":"1","payload":
+        self.active = True
+
+    def deliver(self, slot: Hashable, payload: str) -> None:
+        self.owner.outbox.put((self, slot), self.prefix + payload + "}")
+
+
+class _UserFeeds:
+    __slots__ = ("dirty", "feeds", "flush")
+
+    def __init__(self) -> None:
+        self.feeds: dict[FeedKey, Feed] = {}
+        self.dirty: dict[Feed, None] = {}
+        self.flush: asyncio.Task[None] | None = None
+
+
+class Feeds:
+    def __init__(self, renderer: Renderer, open_context: Callable[[Caller], Context]) -> None:
+        self._renderer = renderer
+        self._open_context = open_context
+        self._users: dict[UUID, _UserFeeds] = {}
+
+    @property
+    def subscriber_count(self) -> int:
+        feeds = (feed for user in self._users.values() for feed in user.feeds.values())
+        return sum(len(feed.members) + len(feed.joiners) for feed in feeds)
+
+    def get(self, key: FeedKey) -> Feed | None:
+        user = self._users.get(key[0])
+        return user.feeds.get(key) if user else None
+
+    def join(self, subscriber: Subscriber) -> None:
+        """Add a subscriber to its feed; its first message is the feed's next read."""
+        user = self._users.setdefault(subscriber.feed.key[0], _UserFeeds())
+        # Another subscriber may have made the same feed while this one's was being made.
+        feed = subscriber.feed = user.feeds.setdefault(subscriber.feed.key, subscriber.feed)
+        feed.joiners[subscriber] = None
+        self._mark(user, feed)
+
+    def leave(self, subscriber: Subscriber) -> None:
+        subscriber.active = False
+        feed = subscriber.feed
+        feed.members.pop(subscriber, None)
+        feed.joiners.pop(subscriber, None)
+        user = self._users.get(feed.key[0])
+        if not feed.empty or user is None or user.feeds.get(feed.key) is not feed:
+            return
+        del user.feeds[feed.key]
+        user.dirty.pop(feed, None)
+        if not user.feeds:
+            del self._users[feed.key[0]]
+
+    def publish(self, user_id: UUID | None, event: Event) -> None:
+        """The event hub's listener: mark the feeds the event concerns (all users' for None)."""
+        if user_id is None:
+            users = list(self._users.values())
+        else:
+            found = self._users.get(user_id)
+            users = [found] if found else []
+        for user in users:
+            for feed in user.feeds.values():
+                if feed.note(event):
+                    self._mark(user, feed)
+
+    async def close(self) -> None:
+        flushes = [user.flush for user in self._users.values() if user.flush]
+        for flush in flushes:
+            flush.cancel()
+        await asyncio.gather(*flushes, return_exceptions=True)
+
+    def _mark(self, user: _UserFeeds, feed: Feed) -> None:
+        user.dirty[feed] = None
+        if user.flush is None:
+            user.flush = asyncio.create_task(self._flush(user))
+
+    async def _flush(self, user: _UserFeeds) -> None:
+        try:
+            while user.dirty:
+                batch = list(user.dirty)
+                user.dirty.clear()
+                await self._refresh_all(batch)
+        finally:
+            user.flush = None
+
+    async def _refresh_all(self, batch: list[Feed]) -> None:
+        context = self._open_context(batch[0].caller)
+        try:
+            if len(batch) == 1:
+                await self._refresh(batch[0], context)
+            else:
+                await asyncio.gather(*(self._refresh(feed, context) for feed in batch))
+        finally:
+            try:
+                await context.close()
+            except Exception:
+                log.exception("closing a live read's session failed")
+
+    async def _refresh(self, feed: Feed, context: Context) -> None:
+        changes, joiners = feed.take()
+        if changes and not feed.source.snapshot:
+            newcomers = set(joiners)
+            members = [s for s in feed.members if s not in newcomers]
+            await self._send(feed, context, changes, members)
+            changes = []
+        await self._send(feed, context, (), list(feed.members) if changes else joiners)
+
+    async def _send(
+        self, feed: Feed, context: Context, changes: Sequence[Event], to: list[Subscriber]
+    ) -> None:
+        """Read and render once; hand the same payloads to every subscriber in `to`."""
+        if not to:
+            return
+        try:
+            items = await feed.source.read(context, changes)
+            payloads = await self._renderer.render(feed.selection, context, items)
+        except Exception as error:  # the source cannot be read: its subscriptions end
+            failure = encode_failure(error, context)
+            for subscriber in to:
+                if subscriber.active:
+                    subscriber.deliver(None, failure)
+                    subscriber.owner.end(subscriber)
+            return
+        for subscriber in to:
+            if subscriber.active:
+                for slot, payload in payloads:
+                    subscriber.deliver(slot, payload)

@@ -1,0 +1,54 @@
+"""The two WebSocket protocols: graphql-transport-ws, and Apollo's legacy graphql-ws.
+
+They share a life cycle (connection_init, then operations by id) and differ in names and in
+how they refuse: see `Dialect`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# Close codes of graphql-transport-ws (strawberry used the same ones for both protocols).
+BAD_REQUEST = 4400
+UNAUTHORIZED = 4401
+FORBIDDEN = 4403
+SUBPROTOCOL_NOT_ACCEPTABLE = 4406
+INIT_TIMEOUT = 4408
+DUPLICATE_ID = 4409
+TOO_MANY_REQUESTS = 4429
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    name: str
+    start: str  # the client starts an operation
+    stop: str  # the client stops one
+    data: str  # the server sends one of its results
+    # graphql-ws: one error object (not a list) in `error`, refusals as `connection_error`,
+    # `stop` answered with `complete`, unknown or malformed messages ignored.
+    legacy: bool
+
+    def data_prefix(self, op_id: str) -> str:
+        """A result message up to its payload, to which the payload and `}` are appended."""
+        return f'{{"type":"{self.data}","id":{json.dumps(op_id)},"payload":'
+
+    def error(self, op_id: str, errors: Sequence[dict[str, Any]]) -> str:
+        payload: object = errors[0] if self.legacy else list(errors)
+        return message("error", id=op_id, payload=payload)
+
+
+TRANSPORT_WS = Dialect("graphql-transport-ws", "subscribe", "complete", "next", legacy=False)
+GRAPHQL_WS = Dialect("graphql-ws", "start", "stop", "data", legacy=True)
+_DIALECTS = {dialect.name: dialect for dialect in (TRANSPORT_WS, GRAPHQL_WS)}
+
+
+def negotiate(offered: Sequence[str]) -> Dialect | None:
+    """The first protocol the client offers that we speak."""
+    return next((_DIALECTS[name] for name in offered if name in _DIALECTS), None)
+
+
+def message(type_: str, **fields: object) -> str:
+    return json.dumps({"type": type_, **fields}, separators=(",", ":"))
