@@ -106,8 +106,10 @@ async def measure(
     return len(latencies) / (time.perf_counter() - began), latencies
 
 
-async def measure_wrk(url: str, token: str, concurrency: int, seconds: float) -> tuple[float, int]:
-    """The same load from wrk (C, 1 thread): requests a second and the request count.
+async def measure_wrk(
+    url: str, token: str, concurrency: int, seconds: float
+) -> tuple[float, int, str]:
+    """The same load from wrk (C, 1 thread): requests a second, the request count, latencies.
 
     A Python load generator on the same 2 cores takes more CPU than the server does, so the
     httpx figures understate what the server can serve; wrk leaves the cores to the server.
@@ -124,7 +126,10 @@ async def measure_wrk(url: str, token: str, concurrency: int, seconds: float) ->
         lua.flush()
         done = await asyncio.to_thread(
             subprocess.run,
-            ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "-s", lua.name, f"{url}/graphql"],
+            [
+                *("wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency"),
+                *("-s", lua.name, f"{url}/graphql"),
+            ],
             capture_output=True,
             text=True,
             check=True,
@@ -133,7 +138,14 @@ async def measure_wrk(url: str, token: str, concurrency: int, seconds: float) ->
         raise RuntimeError(f"wrk saw failures:\n{done.stdout}")
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
     count = int(re.search(r"(\d+) requests in", done.stdout).group(1))  # type: ignore[union-attr]
-    return rate, count
+    # wrk's latency distribution (coordinated omission not corrected) and transport errors.
+    spread = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", done.stdout, re.MULTILINE))
+    errors = re.search(r"Socket errors:.*", done.stdout)
+    median, p90, p99 = (spread.get(p, "?") for p in ("50", "90", "99"))
+    detail = f"wrk; median {median}, p90 {p90}, p99 {p99}"
+    if errors:
+        detail += f"; {errors.group(0)}"
+    return rate, count, detail
 
 
 async def run(
@@ -155,8 +167,7 @@ async def run(
             cpu, pg_cpu = server.cpu_seconds(), pg.cpu_seconds()
             if use_wrk:
                 token = client.headers["authorization"].removeprefix("Bearer ")
-                rate, count = await measure_wrk(server.url, token, concurrency, seconds)
-                detail = "wrk"
+                rate, count, detail = await measure_wrk(server.url, token, concurrency, seconds)
             else:
                 rate, latencies = await measure(client, concurrency, seconds)
                 count, detail = len(latencies), latency_summary(latencies)

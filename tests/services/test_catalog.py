@@ -71,6 +71,7 @@ def make_entry(**overrides: object) -> dict[str, object]:
         "deadline_seconds": 600,
         "accepts_negative_prompt": False,
         "accepts_image": False,
+        "requires_image": False,
         "parameters": [make_parameter(), make_enum_parameter()],
     }
     return {**entry, **overrides}
@@ -191,7 +192,7 @@ def test_validate_rejects_unknown_parameter_listing_allowed_ones() -> None:
 
 def test_validate_rejects_missing_required_and_checks_strings() -> None:
     style = Parameter("style", "string", True, None, "Style.")
-    model = Model("fal-ai/test", "Test", "image", 1, False, 5, 600, False, False, (style,))
+    model = Model("fal-ai/test", "Test", "image", 1, False, 5, 600, False, False, False, (style,))
 
     with pytest.raises(BadUserInput) as missing:
         validate_parameters(model, {})
@@ -242,6 +243,7 @@ def one_parameter(parameter: dict[str, object]) -> list[dict[str, object]]:
         ([make_entry(media_type="audio")], "audio"),
         ([make_entry(deadline_seconds=5)], "fal-ai/test"),
         ([without(make_entry(), "accepts_image")], "accepts_image"),
+        ([make_entry(requires_image=True)], "requires_image"),
         ([make_entry(parameters={})], "parameters"),
     ],
 )

@@ -29,6 +29,7 @@ _MODEL_KEYS = frozenset(
         "deadline_seconds",
         "accepts_negative_prompt",
         "accepts_image",
+        "requires_image",
         "parameters",
     }
 )
@@ -75,6 +76,7 @@ class Model:
     deadline_seconds: int
     accepts_negative_prompt: bool
     accepts_image: bool
+    requires_image: bool
     parameters: tuple[Parameter, ...]
 
 
@@ -179,6 +181,7 @@ def _parse_model(raw: object, index: int) -> Model:
         deadline_seconds=_get(fields, "deadline_seconds", int, where),
         accepts_negative_prompt=_get(fields, "accepts_negative_prompt", bool, where),
         accepts_image=_get(fields, "accepts_image", bool, where),
+        requires_image=_get(fields, "requires_image", bool, where),
         parameters=_parse_parameters(_get(fields, "parameters", list, where), where),
     )
     _check_model(model, where)
@@ -192,6 +195,8 @@ def _check_model(model: Model, where: str) -> None:
         raise ValueError(f"{where}: unknown media_type {model.media_type!r}")
     if model.credits < 0:
         raise ValueError(f"{where}: credits must not be negative")
+    if model.requires_image and not model.accepts_image:
+        raise ValueError(f"{where}: requires_image needs accepts_image")
     if not 0 < model.typical_duration_seconds < model.deadline_seconds:
         raise ValueError(f"{where}: need 0 < typical_duration_seconds < deadline_seconds")
 

@@ -14,10 +14,6 @@ MAX_PROMPT = 2000
 MAX_NEGATIVE_PROMPT = 1000
 MAX_IDEMPOTENCY_KEY = 200
 MAX_IMAGE_URL = 2048
-# Endpoints that edit or animate a given picture: starting them without one would only fail.
-_IMAGE_REQUIRED = frozenset(
-    {"fal-ai/flux-pro/kontext/max", "fal-ai/runway-gen3/turbo/image-to-video"}
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +124,7 @@ def _negative_prompt(model: Model, negative_prompt: str | None) -> str | None:
 
 def _image_url(model: Model, image_url: str | None) -> str | None:
     if image_url is None:
-        if model.id in _IMAGE_REQUIRED:
+        if model.requires_image:  # it edits or animates a given picture
             raise BadUserInput(f"{model.name} needs a reference image.", field="imageUrl")
         return None
     if not model.accepts_image:

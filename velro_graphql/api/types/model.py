@@ -35,6 +35,7 @@ class Model:
     deprecated: bool
     accepts_negative_prompt: bool
     accepts_image: bool
+    requires_image: bool = strawberry.field(description="It edits or animates a given image.")
     typical_duration_seconds: int
     parameters: list[ModelParameter]
 
@@ -49,6 +50,7 @@ class Model:
             deprecated=model.deprecated,
             accepts_negative_prompt=model.accepts_negative_prompt,
             accepts_image=model.accepts_image,
+            requires_image=model.requires_image,
             typical_duration_seconds=model.typical_duration_seconds,
             parameters=[_parameter(p) for p in model.parameters],
         )
