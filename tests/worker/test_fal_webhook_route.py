@@ -36,6 +36,13 @@ async def _submitted(app: Any, fake: FakeFal) -> tuple[Any, Any, str]:
     return caller, generation, request_id
 
 
+async def _submitted_with_a_lost_reply(app: Any, fake: FakeFal) -> tuple[Any, Any, str]:
+    """A generation fal accepted, whose submit reply came after `impatient` gave up on it."""
+    fake.script(queued=0, in_progress=0)
+    fake.slow_submit(2.0)
+    return await _submitted(app, fake)
+
+
 async def test_a_signed_webhook_wakes_the_job_and_a_duplicate_changes_nothing(
     fake: FakeFal, app: Any
 ) -> None:
@@ -115,13 +122,8 @@ async def impatient(app: Any) -> AsyncIterator[FalProvider]:
 async def test_a_lost_submit_reply_is_adopted_from_its_webhook_without_resubmitting(
     fake: FakeFal, app: Any, impatient: FalProvider
 ) -> None:
-    fake.script(queued=0, in_progress=0)
-    fake.slow_submit(2.0)
-    caller = await app.worker.user()
-    generation = await app.worker.start(caller)
+    caller, generation, request_id = await _submitted_with_a_lost_reply(app, fake)
 
-    assert await app.worker.step() == 1  # fal accepted it, but the reply came too late
-    (request_id,) = fake.jobs
     assert (await app.worker.generation(generation.id)).provider_request_id is None
     assert (await app.worker.job(generation.id))["attempts"] == 1
 
@@ -136,12 +138,7 @@ async def test_a_lost_submit_reply_is_adopted_from_its_webhook_without_resubmitt
 async def test_a_lost_submit_reply_is_not_submitted_again_while_its_webhook_may_come(
     fake: FakeFal, app: Any, impatient: FalProvider
 ) -> None:
-    fake.script(queued=0, in_progress=0)
-    fake.slow_submit(2.0)
-    caller = await app.worker.user()
-    generation = await app.worker.start(caller)
-    assert await app.worker.step() == 1  # the first submit's reply is lost
-    (first,) = fake.jobs
+    caller, generation, first = await _submitted_with_a_lost_reply(app, fake)
 
     for _ in range(3):
         assert await app.worker.step(wake=True) == 1  # waits: fal may already run it
@@ -168,12 +165,7 @@ async def test_a_submit_fal_refused_is_submitted_again(fake: FakeFal, app: Any) 
 async def test_a_webhook_url_we_did_not_sign_adopts_nothing(
     fake: FakeFal, app: Any, impatient: FalProvider
 ) -> None:
-    fake.script(queued=0, in_progress=0)
-    fake.slow_submit(2.0)
-    caller = await app.worker.user()
-    generation = await app.worker.start(caller)
-    assert await app.worker.step() == 1  # the reply is lost: the generation has no request id
-    (request_id,) = fake.jobs
+    _, generation, request_id = await _submitted_with_a_lost_reply(app, fake)
     job = fake.jobs[request_id]
     forged_url = job.webhook_url.split("&tag=")[0]  # the generation id without our tag
     body = json.dumps(webhook_body(job, f"{fake.url}/files")).encode()
