@@ -127,7 +127,7 @@ async def measure_wrk(
         done = await asyncio.to_thread(
             subprocess.run,
             [
-                *("wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--latency"),
+                *("wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency"),
                 *("-s", lua.name, f"{url}/graphql"),
             ],
             capture_output=True,
