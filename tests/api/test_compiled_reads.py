@@ -127,3 +127,23 @@ async def test_unsupported_and_invalid_documents_take_the_ordinary_path(
     assert too_many.errors[0].extensions["code"] == "BAD_USER_INPUT"
     bad_cursor = await run(client, alice, schema, '{ projects(after: "x") { totalCount } }', {})
     assert bad_cursor.errors[0].extensions["code"] == "BAD_USER_INPUT"
+
+
+async def test_over_http_the_spliced_response_equals_the_per_field_one(
+    client: Any, alice: Any
+) -> None:
+    from tests.conftest import app_client
+    from tests.factories import make_token
+
+    settings = client.services.settings
+    body = {"query": DOCUMENTS[0], "variables": {"first": 10}}
+    headers = {"Authorization": f"Bearer {make_token('alice@example.com')}"}
+    replies = []
+    for compiled in (True, False):
+        async with app_client(settings.model_copy(update={"compiled_reads": compiled})) as http:
+            replies.append((await http.post("/graphql", json=body, headers=headers)).json())
+    fast, slow = replies
+    assert fast["data"] == slow["data"]
+    assert fast["extensions"] == slow["extensions"] | {"cost": fast["extensions"]["cost"]}
+    assert fast["extensions"]["cost"]["requestedQueryCost"] == 211
+    assert set(fast) == {"data", "extensions"}

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from graphql import (
     DocumentNode,
     ExecutionResult,
@@ -33,7 +34,7 @@ from graphql.execution.values import get_variable_values
 from graphql.pyutils import Undefined
 from strawberry.extensions import SchemaExtension
 
-from velro_graphql.db.json_reads import Connection, Field, Object, Part, fetch_json
+from velro_graphql.db.json_reads import Connection, Field, Object, Part, fetch_json_text
 from velro_graphql.errors import VelroError
 from velro_graphql.services.generations import STATUSES
 from velro_graphql.services.pagination import check_first, decode_time_key
@@ -83,10 +84,20 @@ class CompiledReads(SchemaExtension):
             plan = _plan_for(ec.schema._schema, ec.query, ec.operation_name, ec.variables)
         if plan is not None:
             assert context.user_id is not None
-            data = await fetch_json(context.session, context.user_id, plan)
-            if data is not None and None not in data.values():
-                ec.result = ExecutionResult(data=data)
+            text = await fetch_json_text(context.session, context.user_id, plan)
+            if text is not None:
+                ec.result = ExecutionResult(
+                    data=_data(text, over_http=context.response is not None)
+                )
         yield
+
+
+class PreEncodedJSON(str):
+    """`data` as Postgres wrote it: an HTTP response splices it in without decoding it."""
+
+
+def _data(text: str, *, over_http: bool) -> Any:
+    return PreEncodedJSON(text) if over_http else orjson.loads(text)
 
 
 def _plan_for(

@@ -64,11 +64,21 @@ class _Builder:
         return f"t{self.aliases}"
 
 
-async def fetch_json(conn: Queryable, user_id: UUID, root: tuple[Field, ...]) -> Any:
-    """Run a plan; return the decoded `data` object."""
+async def fetch_json_text(conn: Queryable, user_id: UUID, root: tuple[Field, ...]) -> str | None:
+    """Run a plan; return the `data` object as JSON text, or None when a root field is null
+    (the caller then lets per-field execution report why)."""
     builder = _Builder(user_id)
-    sql = "SELECT " + _object_expr(builder, root, outer=None)
-    return await conn.fetchval(sql, user_id, *builder.params)
+    # Each root value is computed once, as a column, so its SQL NULL can be tested without
+    # parsing the JSON again (OFFSET 0 keeps the planner from inlining, and so repeating, it).
+    columns = ", ".join(f"{_field_expr(builder, f, None)} AS r{n}" for n, f in enumerate(root))
+    present = " AND ".join(f"r{n} IS NOT NULL" for n in range(len(root)))
+    pairs = ", ".join(f"'{_key(f.key)}', r{n}" for n, f in enumerate(root))
+    sql = (
+        f"SELECT CASE WHEN {present} THEN json_build_object({pairs})::text END"
+        f" FROM (SELECT {columns} OFFSET 0) AS data"
+    )
+    text: str | None = await conn.fetchval(sql, user_id, *builder.params)
+    return text
 
 
 def _object_expr(b: _Builder, fields: tuple[Field, ...], outer: str | None) -> str:
