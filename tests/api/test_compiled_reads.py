@@ -147,3 +147,48 @@ async def test_over_http_the_spliced_response_equals_the_per_field_one(
     assert fast["extensions"] == slow["extensions"] | {"cost": fast["extensions"]["cost"]}
     assert fast["extensions"]["cost"]["requestedQueryCost"] == 211
     assert set(fast) == {"data", "extensions"}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ me { id } ... on Query { me { email } } }",  # one response key, merged
+        "{ generations { edges { node { id } } edges { cursor } nodes { id } nodes { prompt } } }",
+    ],
+)
+async def test_what_per_field_execution_merges_takes_the_ordinary_path(
+    client: Any, alice: Any, document: str
+) -> None:
+    settings = client.services.settings
+    compiled = build_schema(settings)
+    assert _plan_for(compiled._schema, document, None, {}) is None
+    per_field = build_schema(settings.model_copy(update={"compiled_reads": False}))
+    fast = await run(client, alice, compiled, document, {})
+    slow = await run(client, alice, per_field, document, {})
+    assert fast.errors is None and fast.data == slow.data
+
+
+async def test_a_user_without_projects_gets_an_empty_connection(client: Any) -> None:
+    caller = await client.user("empty@example.com")
+    schema = build_schema(client.services.settings)
+    result = await run(
+        client, caller, schema, "{ me { projects { totalCount edges { cursor } } } }", {}
+    )
+    assert result.data == {"me": {"projects": {"totalCount": 0, "edges": []}}}
+
+
+async def test_a_failing_compiled_read_is_answered_per_field_and_frees_its_connection(
+    client: Any, alice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import velro_graphql.api.compiled as compiled_module
+
+    async def broken(*args: Any) -> str:
+        raise RuntimeError("statement failed")
+
+    monkeypatch.setattr(compiled_module, "fetch_json_text", broken)
+    schema = build_schema(client.services.settings)
+    pool = client.services.pool
+    for _ in range(pool.get_max_size() + 2):
+        result = await run(client, alice, schema, "{ projects { totalCount } }", {})
+        assert result.data == {"projects": {"totalCount": 3}}
+    assert pool.get_idle_size() == pool.get_size()

@@ -82,14 +82,21 @@ class CompiledReads(SchemaExtension):
         plan = None
         if ec.result is None and ec.query is not None and context.user_id is not None:
             plan = _plan_for(ec.schema._schema, ec.query, ec.operation_name, ec.variables)
-        if plan is not None:
-            assert context.user_id is not None
-            text = await fetch_json_text(context.session, context.user_id, plan)
-            if text is not None:
-                ec.result = ExecutionResult(
-                    data=_data(text, over_http=context.response is not None)
-                )
+        text = await _fetch(context, plan) if plan is not None else None
+        if text is not None:
+            ec.result = ExecutionResult(data=_data(text, over_http=context.response is not None))
         yield
+
+
+async def _fetch(context: Context, plan: tuple[Field, ...]) -> str | None:
+    """Run the plan; on a failure, log it and leave the operation to per-field execution."""
+    assert context.user_id is not None
+    try:
+        return await fetch_json_text(context.session, context.user_id, plan)
+    except Exception:
+        log.exception("a compiled read failed; answering per field")
+        await context.close(commit=False)  # its transaction is aborted: the next read opens one
+        return None
 
 
 class PreEncodedJSON(str):
@@ -165,6 +172,10 @@ class _Planner:
         return tuple(fields)
 
     def selections(self, selection_set: SelectionSetNode | None, type_name: str) -> list[FieldNode]:
+        """The fields of a selection set through fragments (each response key at most once)."""
+        return _distinct(self._collect(selection_set, type_name))
+
+    def _collect(self, selection_set: SelectionSetNode | None, type_name: str) -> list[FieldNode]:
         found: list[FieldNode] = []
         for node in selection_set.selections if selection_set else ():
             if node.directives:
@@ -173,11 +184,11 @@ class _Planner:
                 found.append(node)
             elif isinstance(node, InlineFragmentNode):
                 self._check_condition(node.type_condition, type_name)
-                found += self.selections(node.selection_set, type_name)
+                found += self._collect(node.selection_set, type_name)
             elif isinstance(node, FragmentSpreadNode):
                 fragment = self.fragments[node.name.value]
                 self._check_condition(fragment.type_condition, type_name)
-                found += self.selections(fragment.selection_set, type_name)
+                found += self._collect(fragment.selection_set, type_name)
         return found
 
     @staticmethod
@@ -276,6 +287,17 @@ class _Planner:
         if name == "node":
             return (_key(node), "node", self.fields(node.selection_set, type_name))
         raise Unsupported(name)
+
+
+_MAX_KEYS = 50  # json_build_object takes at most 100 arguments
+
+
+def _distinct(nodes: list[FieldNode]) -> list[FieldNode]:
+    """Refuse what per-field execution would merge: a response key selected twice."""
+    keys = [_key(node) for node in nodes]
+    if len(set(keys)) != len(keys) or len(keys) > _MAX_KEYS:
+        raise Unsupported("repeated response keys")
+    return nodes
 
 
 def _key(node: FieldNode) -> str:

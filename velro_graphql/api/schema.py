@@ -37,13 +37,18 @@ from velro_graphql.config import Settings
 
 
 class DatabaseSession(SchemaExtension):
-    """End the operation's caller transaction when the operation ends."""
+    """End the operation's caller transaction when the operation ends, however it ends: a
+    session left open would keep its pool connection for good."""
 
     async def on_operation(self) -> AsyncIterator[None]:
-        yield
         close = getattr(self.execution_context.context, "close", None)
-        if close is not None:
-            await close()
+        failed = True
+        try:
+            yield
+            failed = False
+        finally:
+            if close is not None:
+                await close(commit=not failed)
 
 
 class VelroSchema(strawberry.Schema):

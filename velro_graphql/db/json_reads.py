@@ -51,7 +51,6 @@ class Connection:
 
 @dataclass
 class _Builder:
-    user_id: UUID
     params: list[Any] = field(default_factory=list)
     aliases: int = 0
 
@@ -67,7 +66,7 @@ class _Builder:
 async def fetch_json_text(conn: Queryable, user_id: UUID, root: tuple[Field, ...]) -> str | None:
     """Run a plan; return the `data` object as JSON text, or None when a root field is null
     (the caller then lets per-field execution report why)."""
-    builder = _Builder(user_id)
+    builder = _Builder()
     # Each root value is computed once, as a column, so its SQL NULL can be tested without
     # parsing the JSON again (OFFSET 0 keeps the planner from inlining, and so repeating, it).
     columns = ", ".join(f"{_field_expr(builder, f, None)} AS r{n}" for n, f in enumerate(root))
@@ -139,7 +138,8 @@ def _connection(b: _Builder, c: Connection, outer: str | None) -> str:
     parts = ", ".join(
         f"'{_key(key)}', {_part(b, c, page, what, sub, total, first)}" for key, what, sub in c.parts
     )
-    return f"(SELECT json_build_object({parts}) FROM ({rows}) {page})"
+    # GROUP BY (): one row even when no part aggregates (only totalCount, say) and for no rows.
+    return f"(SELECT json_build_object({parts}) FROM ({rows}) {page} GROUP BY ())"
 
 
 def _match(b: _Builder, c: Connection, alias: str, outer: str | None) -> str:
