@@ -148,7 +148,8 @@ async def test_an_internal_failure_is_masked_and_logged_with_its_request_id(
 
     monkeypatch.setattr(projects, "list_projects", broken)
     with caplog.at_level(logging.ERROR, logger="velro_graphql.api"):
-        reply = await post(http, {"query": "{ projects { totalCount } }"})
+        # `models` keeps it off the compiled path, so the broken service is the one that runs.
+        reply = await post(http, {"query": "{ projects { totalCount } models { id } }"})
     error = reply.json()["errors"][0]
     assert error["extensions"]["code"] == "INTERNAL"
     request_id = error["extensions"]["requestId"]
