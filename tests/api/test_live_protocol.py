@@ -146,3 +146,19 @@ async def test_subscriptions_end_with_the_connection(server: LiveServer) -> None
             break
         await asyncio.sleep(0.01)
     assert subscribers(server) == 0
+
+
+async def test_the_socket_closes_when_its_token_expires(server: LiveServer) -> None:
+    import time
+
+    from tests.factories import make_token
+
+    ws = await server.connect()
+    token = make_token("brief@example.com", exp=int(time.time()) + 2)
+    await send(ws, "connection_init", payload={"Authorization": f"Bearer {token}"})
+    assert (await receive(ws))["type"] == "connection_ack"
+    await send(ws, "subscribe", id="a", payload=BALANCE)
+    assert (await receive(ws))["type"] == "next"
+    async with asyncio.timeout(5):
+        assert await closed_with(ws) == 4403
+    assert subscribers(server) == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,6 +24,7 @@ from velro_graphql.api.live.protocol import (
     FORBIDDEN,
     INIT_TIMEOUT,
     TOO_MANY_REQUESTS,
+    TRY_AGAIN_LATER,
     UNAUTHORIZED,
     Dialect,
     message,
@@ -32,7 +34,7 @@ from velro_graphql.errors import BadUserInput, RateLimited, VelroError
 
 operations_log = logging.getLogger("velro_graphql.operations")
 
-INIT_TIMEOUT_SECONDS = 60.0
+INIT_TIMEOUT_SECONDS = 10.0
 # Unsent messages a connection may hold before it is closed. Results of one subscription
 # replace each other, so only a client that stops reading reaches it.
 MAX_UNSENT = 1000
@@ -45,6 +47,7 @@ class Connection:
         "_address",
         "_caller",
         "_dialect",
+        "_expiry_timer",
         "_fanout",
         "_handlers",
         "_init_timer",
@@ -68,6 +71,7 @@ class Connection:
         self._handlers = _HANDLERS[dialect.legacy]
         loop = asyncio.get_running_loop()
         self._init_timer = loop.call_later(INIT_TIMEOUT_SECONDS, self._init_timed_out)
+        self._expiry_timer: asyncio.TimerHandle | None = None
 
     async def serve(self) -> None:
         """Handle the client's messages, one at a time, until it disconnects."""
@@ -80,6 +84,8 @@ class Connection:
                     await self._receive(received.get("text"))
         finally:
             self._init_timer.cancel()
+            if self._expiry_timer is not None:
+                self._expiry_timer.cancel()
             for subscriber in self._subscribers.values():
                 self._fanout.feeds.leave(subscriber)
             self._subscribers.clear()
@@ -129,16 +135,26 @@ class Connection:
         except VelroError as error:
             self._reject(error)
             return
+        self._expire_with(self._caller)
         self.outbox.send(message("connection_ack"))
+
+    def _expire_with(self, caller: Caller) -> None:
+        """Close when the token does: a socket must not outlive the credential that opened it.
+        4403 makes graphql-ws clients reconnect, building their connection params (and so a
+        fresh token) again."""
+        remaining = float(caller.claims["exp"]) - time.time()
+        loop = asyncio.get_running_loop()
+        self._expiry_timer = loop.call_later(
+            max(remaining, 0), self.outbox.close, FORBIDDEN, "Token expired"
+        )
 
     def _reject(self, error: VelroError) -> None:
         if self._dialect.legacy:
             self.outbox.send(message("connection_error", payload=_refusal(error)))
             self.outbox.close(1011)
             return
-        code = {RateLimited: TOO_MANY_REQUESTS, BadUserInput: BAD_REQUEST}.get(
-            type(error), FORBIDDEN
-        )
+        # 1013 (try again later): 4429 would tell graphql-ws clients never to reconnect.
+        code = {RateLimited: TRY_AGAIN_LATER, BadUserInput: BAD_REQUEST}.get(type(error), FORBIDDEN)
         self.outbox.close(code, error.message[:100])
 
     def _init_timed_out(self) -> None:

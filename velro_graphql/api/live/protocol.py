@@ -19,13 +19,12 @@ SUBPROTOCOL_NOT_ACCEPTABLE = 4406
 INIT_TIMEOUT = 4408
 DUPLICATE_ID = 4409
 TOO_MANY_REQUESTS = 4429
+TRY_AGAIN_LATER = 1013
 
 
 @dataclass(frozen=True, slots=True)
 class Dialect:
     name: str
-    start: str  # the client starts an operation
-    stop: str  # the client stops one
     data: str  # the server sends one of its results
     # graphql-ws: one error object (not a list) in `error`, refusals as `connection_error`,
     # `stop` answered with `complete`, unknown or malformed messages ignored.
@@ -40,8 +39,8 @@ class Dialect:
         return message("error", id=op_id, payload=payload)
 
 
-TRANSPORT_WS = Dialect("graphql-transport-ws", "subscribe", "complete", "next", legacy=False)
-GRAPHQL_WS = Dialect("graphql-ws", "start", "stop", "data", legacy=True)
+TRANSPORT_WS = Dialect("graphql-transport-ws", "next", legacy=False)
+GRAPHQL_WS = Dialect("graphql-ws", "data", legacy=True)
 _DIALECTS = {dialect.name: dialect for dialect in (TRANSPORT_WS, GRAPHQL_WS)}
 
 

@@ -70,6 +70,8 @@ class GenerationEvents(LiveSource[Generation]):
     snapshot = False
 
     def wants(self, event: Event) -> bool:
+        if event.kind == "resync":
+            return True
         if event.kind != "generation":
             return False
         return self.project_id is None or event.project_id == self.project_id
@@ -77,6 +79,10 @@ class GenerationEvents(LiveSource[Generation]):
     async def read(self, context: Context, changes: Sequence[Event]) -> list[Item]:
         if not changes:
             return await self._running(context)
+        if any(event.kind == "resync" for event in changes):
+            # Changes may have been missed: what runs now and the latest ones cover most.
+            latest = await self._page(context, None, first=20)
+            return list(dict(await self._running(context) + latest).items())
         ids = list(dict.fromkeys(event.id for event in changes if event.id is not None))
         found = await context.loaders.generation_by_id.load_many(ids)
         return [(g.id, Generation.from_entity(g)) for g in found if g is not None]
@@ -84,15 +90,18 @@ class GenerationEvents(LiveSource[Generation]):
     async def _running(self, context: Context) -> list[Item]:
         found: list[Item] = []
         for status in ("QUEUED", "IN_PROGRESS"):
-            page = await generations.list_generations(
-                context.session,
-                context.caller.user_id,
-                first=100,
-                after=None,
-                filter_=Filter(status=status, project_id=self.project_id),
-            )
-            found += [(g.id, Generation.from_entity(g)) for g in page.items]
+            found += await self._page(context, status, first=100)
         return found
+
+    async def _page(self, context: Context, status: str | None, *, first: int) -> list[Item]:
+        page = await generations.list_generations(
+            context.session,
+            context.caller.user_id,
+            first=first,
+            after=None,
+            filter_=Filter(status=status, project_id=self.project_id),
+        )
+        return [(g.id, Generation.from_entity(g)) for g in page.items]
 
 
 @dataclass(frozen=True)
