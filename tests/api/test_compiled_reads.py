@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.factories import make_generation, make_project
-from velro_graphql.api.compiled import _plan_for
+from velro_graphql.api.compiled_plan import plan_for as _plan_for
 from velro_graphql.api.context import Context
 from velro_graphql.api.schema import build_schema
 from velro_graphql.db.pool import create_pool
