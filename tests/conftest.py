@@ -3,6 +3,7 @@ database per test cloned from a migrated template, and helpers that build data."
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import tempfile
@@ -21,6 +22,7 @@ from velro_graphql.api.startup import open_services
 from velro_graphql.config import Settings
 from velro_graphql.db.embedded import start_embedded, with_database
 from velro_graphql.db.migrate import migrate
+from velro_graphql.db.pool import create_pool
 from velro_graphql.services.users import ensure_user
 
 TEMPLATE = "velro_template"
@@ -67,6 +69,32 @@ async def database_url(admin_dsn: str, template_dsn: str) -> AsyncIterator[str]:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+def instant(settings: Settings, **overrides: Any) -> Settings:
+    """`settings` with a simulator that finishes at once and a worker that never idles long."""
+    quick = {
+        "simulator_queue_seconds": 0.0,
+        "simulator_run_seconds": 0.0,
+        "provider_poll_seconds": 0.0,
+        "worker_idle_seconds": 0.05,
+        "worker_housekeeping_seconds": 0.1,
+    }
+    return settings.model_copy(update=quick | overrides)
+
+
+@asynccontextmanager
+async def counting_statements(services: Services) -> AsyncIterator[tuple[Services, list[str]]]:
+    """A copy of `services` on a one-connection pool whose every statement is recorded."""
+    statements: list[str] = []
+    pool = await create_pool(services.settings.database_url or "", size=1)
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda logged: statements.append(logged.query))
+        runtime = dataclasses.replace(services.runtime, pool=pool)
+        yield dataclasses.replace(services, runtime=runtime), statements
+    finally:
+        await pool.close()
 
 
 @pytest.fixture

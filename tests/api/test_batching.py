@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
+import pytest
+
+from tests.conftest import counting_statements
 from tests.factories import make_generation, make_project
 from velro_graphql.api.context import Context
-from velro_graphql.db.pool import create_pool
+from velro_graphql.api.schema import build_schema
 
 statements_of_last_run: list[str] = []
 
@@ -30,27 +32,23 @@ query Dashboard($first: Int!) {
 }"""
 
 
-async def _count_statements(client: Any, caller: Any, first: int) -> tuple[int, Any]:
-    statements = statements_of_last_run
-    statements.clear()
-    pool = await create_pool(client.services.settings.database_url, size=1)
-    try:
-        async with pool.acquire() as conn:
-            conn.add_query_logger(lambda logged: statements.append(logged.query))
-        services = dataclasses.replace(client.services, pool=pool)
+async def _count_statements(client: Any, schema: Any, caller: Any, first: int) -> tuple[int, Any]:
+    async with counting_statements(client.services) as (services, statements):
         for _ in range(2):  # the first run also loads asyncpg's type introspection: skip it
             statements.clear()
             context = Context(services, caller=caller)
-            result = await client.schema.execute(
+            result = await schema.execute(
                 DASHBOARD, variable_values={"first": first}, context_value=context
             )
-    finally:
-        await pool.close()
+    statements_of_last_run[:] = statements
     assert result.errors is None, result.errors
     return len(statements), result.data
 
 
-async def test_statement_count_is_the_same_at_2x2_and_10x10(client: Any) -> None:
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "per-field"])
+async def test_statement_count_is_the_same_at_2x2_and_10x10(client: Any, compiled: bool) -> None:
+    settings = client.services.settings.model_copy(update={"compiled_reads": compiled})
+    schema = build_schema(settings)
     small = await client.user("small@example.com")
     large = await client.user("large@example.com")
     async with client.services.pool.acquire() as conn:
@@ -60,8 +58,8 @@ async def test_statement_count_is_the_same_at_2x2_and_10x10(client: Any) -> None
                 for _ in range(size):
                     await make_generation(conn, caller.user_id, project_id=project)
 
-    small_count, small_data = await _count_statements(client, small, 2)
-    large_count, large_data = await _count_statements(client, large, 10)
+    small_count, small_data = await _count_statements(client, schema, small, 2)
+    large_count, large_data = await _count_statements(client, schema, large, 10)
 
     assert len(small_data["me"]["projects"]["edges"]) == 2
     large_projects = large_data["me"]["projects"]["edges"]

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from graphql import parse
 
+from tests.conftest import counting_statements
 from tests.factories import make_generation, make_project
-from velro_graphql.api.compiled_plan import plan_for as _plan_for
+from velro_graphql.api.compiled_plan import plan_for
 from velro_graphql.api.context import Context
 from velro_graphql.api.schema import build_schema
-from velro_graphql.db.pool import create_pool
 
 DOCUMENTS = [
     """
@@ -80,7 +80,9 @@ async def test_both_paths_give_the_same_result(client: Any, alice: Any, document
     per_field = build_schema(settings.model_copy(update={"compiled_reads": False}))
     compiled = build_schema(settings)
     variables = {"first": 10, "after": None}
-    assert _plan_for(compiled._schema, document, None, variables) is not None  # not a fallback
+    assert (
+        plan_for(compiled._schema, parse(document), document, None, variables) is not None
+    )  # not a fallback
     slow = await run(client, alice, per_field, document, variables)
     fast = await run(client, alice, compiled, document, variables)
     assert slow.errors is None and fast.errors is None
@@ -96,21 +98,14 @@ async def test_both_paths_give_the_same_result(client: Any, alice: Any, document
 async def test_the_dashboard_is_one_statement_between_begin_and_commit(
     client: Any, alice: Any
 ) -> None:
-    statements: list[str] = []
-    pool = await create_pool(client.services.settings.database_url, size=1)
-    try:
-        async with pool.acquire() as conn:
-            conn.add_query_logger(lambda logged: statements.append(logged.query))
-        services = dataclasses.replace(client.services, pool=pool)
-        schema = build_schema(client.services.settings)
+    schema = build_schema(client.services.settings)
+    async with counting_statements(client.services) as (services, statements):
         for _ in range(2):
             statements.clear()
             context = Context(services, caller=alice)
             result = await schema.execute(
                 DOCUMENTS[0], variable_values={"first": 10}, context_value=context
             )
-    finally:
-        await pool.close()
     assert result.errors is None
     assert len(statements) == 3, statements  # BEGIN + claims, the JSON statement, COMMIT
 
@@ -161,7 +156,7 @@ async def test_what_per_field_execution_merges_takes_the_ordinary_path(
 ) -> None:
     settings = client.services.settings
     compiled = build_schema(settings)
-    assert _plan_for(compiled._schema, document, None, {}) is None
+    assert plan_for(compiled._schema, parse(document), document, None, {}) is None
     per_field = build_schema(settings.model_copy(update={"compiled_reads": False}))
     fast = await run(client, alice, compiled, document, {})
     slow = await run(client, alice, per_field, document, {})

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.factories import TEST_JWT_SECRET
+from tests.conftest import instant
 from velro_graphql.config import Settings
 from velro_graphql.services import jobs
 
@@ -22,15 +21,8 @@ query($id: ID!) {
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        velro_home=tmp_path / "home",
-        supabase_jwt_secret=TEST_JWT_SECRET,
-        simulator_queue_seconds=0,
-        simulator_run_seconds=0,
-        provider_poll_seconds=0,
-    )
+def settings(settings: Settings) -> Settings:
+    return instant(settings)
 
 
 async def run_jobs(client: Any) -> None:

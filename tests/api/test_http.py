@@ -115,3 +115,11 @@ async def test_anonymous_sign_ins_get_no_welcome_credits(http: Any) -> None:
     token = make_token("", is_anonymous=True)
     reply = await http.post("/graphql", json=ME, headers=bearer(token))
     assert reply.json()["data"]["me"]["creditsBalance"] == 0
+
+
+async def test_models_show_the_provider_that_would_serve_them(settings: Any) -> None:
+    query = {"query": "{ models { id provider } }"}
+    for fal_key, provider in ((None, "simulator"), ("test-fal-key-123456", "fal")):
+        async with app_client(settings.model_copy(update={"fal_key": fal_key})) as http:
+            models = (await http.post("/graphql", json=query)).json()["data"]["models"]
+            assert {m["provider"] for m in models} == {provider}

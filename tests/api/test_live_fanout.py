@@ -94,11 +94,11 @@ async def logged_statements(server: LiveServer, settings: Settings) -> AsyncIter
     pool = await create_pool(settings.database_url, size=1)
     async with pool.acquire() as conn:
         conn.add_query_logger(lambda logged: statements.append(logged.query))
-    original, services.pool = services.pool, pool
+    original, services.runtime.pool = services.runtime.pool, pool
     try:
         yield statements
     finally:
-        services.pool = original
+        services.runtime.pool = original
         await pool.close()
 
 

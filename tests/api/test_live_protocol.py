@@ -162,3 +162,20 @@ async def test_the_socket_closes_when_its_token_expires(server: LiveServer) -> N
     async with asyncio.timeout(5):
         assert await closed_with(ws) == 4403
     assert subscribers(server) == 0
+
+
+async def test_subscriptions_spend_the_operation_budget_when_they_start(
+    settings: Settings,
+) -> None:
+    # connection_init spends one operation and each subscribe one more: 3 allow init + 2.
+    strict = settings.model_copy(update={"rate_limit_operations_per_minute": 3})
+    async with live_server(strict) as running:
+        ws = await running.signed_in("budget@example.com")
+        for op_id in ("a", "b"):
+            await send(ws, "subscribe", id=op_id, payload=BALANCE)
+            assert (await receive(ws))["type"] == "next"
+        await send(ws, "subscribe", id="c", payload=BALANCE)
+        refused = await receive(ws)
+        assert refused["type"] == "error" and refused["id"] == "c"
+        assert refused["payload"][0]["extensions"]["code"] == "RATE_LIMITED"
+        await ws.close()

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import app_client
+from tests.conftest import app_client, instant
 from tests.factories import TEST_JWT_SECRET, make_token
 from velro_graphql.config import Settings
 from velro_graphql.logs import JsonFormatter
@@ -26,14 +26,7 @@ WATCH = "query($id: ID!) { generation(id: $id) { status outputs { url thumbnailU
 async def test_a_full_generation_logs_no_secret(
     settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    quick = settings.model_copy(
-        update={
-            "simulator_queue_seconds": 0,
-            "simulator_run_seconds": 0,
-            "provider_poll_seconds": 0.01,
-            "worker_idle_seconds": 0.02,
-        }
-    )
+    quick = instant(settings, provider_poll_seconds=0.01, worker_idle_seconds=0.02)
     token = make_token("alice@example.com")
     headers = {"Authorization": f"Bearer {token}", "X-Request-Id": "req-logs-0001"}
     with caplog.at_level(logging.DEBUG):

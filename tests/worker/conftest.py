@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.conftest import instant
 from tests.factories import make_caller
 from tests.fakes.fal_server import FakeFal
 from velro_graphql.api.app import create_app
@@ -148,15 +149,7 @@ class Harness:
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """The suite's settings with a worker fast enough for tests and an instant simulator."""
-    return settings.model_copy(
-        update={
-            "simulator_queue_seconds": 0.0,
-            "simulator_run_seconds": 0.0,
-            "provider_poll_seconds": 0.0,
-            "worker_idle_seconds": 0.05,
-            "worker_housekeeping_seconds": 0.1,
-        }
-    )
+    return instant(settings)
 
 
 @pytest.fixture

@@ -33,8 +33,9 @@ class CompiledReads(SchemaExtension):
         ec = self.execution_context
         context: Context = ec.context
         plan = None
-        if ec.result is None and ec.query is not None and context.user_id is not None:
-            plan = plan_for(ec.schema._schema, ec.query, ec.operation_name, ec.variables)
+        document, query = ec.graphql_document, ec.query
+        if ec.result is None and document and query is not None and context.user_id is not None:
+            plan = plan_for(ec.schema._schema, document, query, ec.operation_name, ec.variables)
         text = await _fetch(context, plan) if plan is not None else None
         if text is not None:
             ec.result = ExecutionResult(data=_data(text, over_http=context.response is not None))

@@ -7,7 +7,7 @@ planner does not know raises `Unsupported`, and the operation runs per field ins
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
+from collections import OrderedDict
 from typing import Any
 
 from graphql import (
@@ -21,7 +21,6 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     get_operation_ast,
-    parse,
     value_from_ast_untyped,
 )
 from graphql.execution.values import get_variable_values
@@ -33,6 +32,8 @@ from velro_graphql.services.generations import STATUSES
 from velro_graphql.services.pagination import check_first, decode_time_key
 
 log = logging.getLogger(__name__)
+
+Plan = tuple[Field, ...] | None
 
 _SCALARS: dict[str, dict[str, tuple[str, str]]] = {
     "User": {
@@ -64,21 +65,34 @@ class Unsupported(Exception):
 
 
 def plan_for(
-    schema: GraphQLSchema, query: str, operation_name: str | None, variables: Any
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    query: str,
+    operation_name: str | None,
+    variables: Any,
 ) -> tuple[Field, ...] | None:
-    document = _parsed(query)
+    """The plan for an operation strawberry parsed and validated, or None (per-field then)."""
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation != OperationType.QUERY or operation.directives:
         return None
     # Coerced as execution would; invalid variables are left to execution to report.
     coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
     frozen = None if isinstance(coerced, list) else _freeze(coerced.coerced)
-    return None if frozen is None else _plan(query, operation_name, frozen)
+    if frozen is None:
+        return None
+    key = (query, operation_name, frozen)
+    if key in _PLANS:
+        _PLANS.move_to_end(key)
+        return _PLANS[key]
+    plan = _PLANS[key] = _plan(document, operation, dict(frozen))
+    if len(_PLANS) > _MAX_PLANS:
+        _PLANS.popitem(last=False)
+    return plan
 
 
-@lru_cache(maxsize=512)
-def _parsed(query: str) -> DocumentNode:
-    return parse(query)
+# Plans by document text, operation and variables: a hot query is planned once.
+_PLANS: OrderedDict[tuple[str, str | None, tuple[tuple[str, Any], ...]], Plan] = OrderedDict()
+_MAX_PLANS = 512
 
 
 def _freeze(variables: dict[str, Any]) -> tuple[tuple[str, Any], ...] | None:
@@ -88,18 +102,14 @@ def _freeze(variables: dict[str, Any]) -> tuple[tuple[str, Any], ...] | None:
     return tuple(items)
 
 
-@lru_cache(maxsize=512)
 def _plan(
-    query: str, operation_name: str | None, variables: tuple[tuple[str, Any], ...]
-) -> tuple[Field, ...] | None:
-    document = _parsed(query)
-    operation = get_operation_ast(document, operation_name)
-    assert operation is not None
+    document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any]
+) -> Plan:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     try:
-        return _Planner(fragments, dict(variables)).root(operation)
+        return _Planner(fragments, variables).root(operation)
     except (Unsupported, VelroError):
         return None
     except Exception:  # a planner bug must cost speed, not the answer: per-field execution runs
@@ -190,7 +200,6 @@ class _Planner:
             after=decode_time_key(args.get("after")),
             filters=filters,
             parent_column=parent_column,
-            node_type=type_name,
         )
 
     def arguments(self, node: FieldNode) -> dict[str, Any]:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from functools import cached_property
 from uuid import UUID
 
-import asyncpg
 from strawberry.fastapi import BaseContext
 
 from velro_graphql.api.auth import TokenVerifier
@@ -16,11 +14,11 @@ from velro_graphql.api.persisted import PersistedQueries
 from velro_graphql.api.telemetry import Metrics
 from velro_graphql.api.types.output import check_expiry
 from velro_graphql.config import Settings
+from velro_graphql.db.pool import Pool
 from velro_graphql.db.session import CallerSession
 from velro_graphql.entities import Caller
 from velro_graphql.errors import Unauthenticated, VelroError
 from velro_graphql.providers.fal_webhooks import FalWebhookVerifier
-from velro_graphql.services.catalog import Model
 from velro_graphql.services.events import EventHub
 from velro_graphql.services.rate_limits import RateLimits
 from velro_graphql.services.runtime import Runtime
@@ -29,13 +27,11 @@ from velro_graphql.services.users import KnownUsers
 
 @dataclass
 class Services:
-    """What the app builds once at start-up and every operation shares."""
+    """What the app builds once at start-up and every operation shares (on top of the runtime
+    the worker shares too: settings, pool, providers, storage, catalog)."""
 
-    settings: Settings
-    pool: asyncpg.Pool
-    verifier: TokenVerifier
-    catalog: tuple[Model, ...]
     runtime: Runtime
+    verifier: TokenVerifier
     hub: EventHub
     webhooks: FalWebhookVerifier
     rate_limits: RateLimits
@@ -46,12 +42,12 @@ class Services:
     known_users: KnownUsers = field(default_factory=KnownUsers)
 
     @property
-    def provider_name(self) -> str:
-        return self.runtime.default_provider
+    def settings(self) -> Settings:
+        return self.runtime.settings
 
-    @cached_property
-    def models_by_id(self) -> dict[str, Model]:
-        return {model.id: model for model in self.catalog}
+    @property
+    def pool(self) -> Pool:
+        return self.runtime.pool
 
 
 def user_budget_key(user_id: UUID) -> str:

@@ -29,11 +29,8 @@ async def open_services(settings: Settings, *, run_worker: bool = False) -> Asyn
         if run_worker:
             await stack.enter_async_context(running_worker(runtime))
         yield Services(
-            settings=settings,
-            pool=runtime.pool,
-            verifier=make_verifier(settings),
-            catalog=tuple(runtime.models.values()),
             runtime=runtime,
+            verifier=make_verifier(settings),
             hub=hub,
             webhooks=FalWebhookVerifier(
                 settings.fal_webhook_jwks_url, runtime.http, user_id=settings.fal_user_id

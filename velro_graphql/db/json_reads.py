@@ -46,7 +46,6 @@ class Connection:
     after: tuple[Any, UUID] | None = None
     filters: tuple[tuple[str, Any], ...] = ()
     parent_column: str | None = None  # e.g. project_id, matched to the outer row's id
-    node_type: str = ""
 
 
 @dataclass

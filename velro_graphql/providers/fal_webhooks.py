@@ -1,4 +1,5 @@
-"""fal's webhooks: signature verification and the payload they carry.
+"""fal's webhooks: signature verification. (The body is not used: a verified webhook only
+wakes its job, whose poll reads the state.)
 
 fal signs `request_id + "\\n" + user_id + "\\n" + timestamp + "\\n" + sha256hex(body)` with
 ED25519 and sends the hex signature in `X-Fal-Webhook-Signature`; its public keys are a JWKS
@@ -10,19 +11,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from velro_graphql.providers.fal import describe_detail
-
-DEFAULT_JWKS_URL = "https://rest.alpha.fal.ai/.well-known/jwks.json"
 TIMESTAMP_TOLERANCE = 300.0
 _SIGNED_HEADERS = (
     "x-fal-webhook-request-id",
@@ -38,43 +34,6 @@ class InvalidWebhook(ValueError):
 
 class WebhookKeysUnavailable(RuntimeError):
     """fal's keys could not be fetched: answer 503 so that fal delivers the webhook again."""
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookEvent:
-    """What fal reports about one request. `payload` is the result (or fal's error body);
-    None when fal could not include it, in which case fetch the result instead."""
-
-    request_id: str
-    ok: bool
-    payload: dict[str, Any] | None
-    error: str | None
-    gateway_request_id: str | None = None
-
-
-def parse_webhook(body: bytes) -> WebhookEvent:
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise InvalidWebhook("the webhook body is not JSON") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("request_id"), str):
-        raise InvalidWebhook("the webhook body has no request_id")
-    payload = data.get("payload") if isinstance(data.get("payload"), dict) else None
-    ok = data.get("status") == "OK"
-    return WebhookEvent(
-        request_id=data["request_id"],
-        ok=ok,
-        payload=payload,
-        error=None if ok else _error_text(data, payload),
-        gateway_request_id=data.get("gateway_request_id"),
-    )
-
-
-def _error_text(data: dict[str, Any], payload: dict[str, Any] | None) -> str:
-    parts = [str(data.get("error") or "fal reported an error")]
-    if payload and "detail" in payload:
-        parts.append(describe_detail(payload["detail"]))
-    return ": ".join(parts)
 
 
 class FalWebhookVerifier:

@@ -17,6 +17,7 @@ from velro_graphql.db.pool import Pool
 from velro_graphql.db.session import Queryable, as_service
 from velro_graphql.entities import Caller, Generation
 from velro_graphql.errors import BadUserInput, InsufficientCredits, NotFound, UpstreamUnavailable
+from velro_graphql.services.credits import current_balance
 from velro_graphql.services.generation_input import Checked
 from velro_graphql.storage.base import Storage, StorageError
 
@@ -38,7 +39,7 @@ async def start(pool: Pool, caller: Caller, checked: Checked) -> Started:
                 conn, caller.user_id, checked.idempotency_key
             )
             if existing:
-                return Started(existing, await _balance(conn, caller.user_id), created=False)
+                return Started(existing, await current_balance(conn, caller.user_id), created=False)
         await _check_project(conn, caller.user_id, checked.project_id)
         generation = await updates.insert(conn, checked.values(caller.user_id))
         if generation is None:  # a concurrent request with the same key won the race
@@ -52,7 +53,7 @@ async def start(pool: Pool, caller: Caller, checked: Checked) -> Started:
             description=f"Generation with {generation.model_id}",
         )
         if charge is None:
-            available = await _balance(conn, caller.user_id)
+            available = await current_balance(conn, caller.user_id)
             raise InsufficientCredits(required=generation.cost, available=available)
         await jobs.insert(conn, generation.id)
     return Started(generation, charge.balance_after, created=True)
@@ -62,7 +63,7 @@ async def _existing(conn: Queryable, user_id: UUID, key: str | None) -> Started:
     assert key is not None
     existing = await updates.by_idempotency_key(conn, user_id, key)
     assert existing is not None
-    return Started(existing, await _balance(conn, user_id), created=False)
+    return Started(existing, await current_balance(conn, user_id), created=False)
 
 
 async def _check_project(conn: Queryable, user_id: UUID, project_id: UUID | None) -> None:
@@ -70,10 +71,6 @@ async def _check_project(conn: Queryable, user_id: UUID, project_id: UUID | None
         return
     if not await projects.hold_own(conn, user_id, project_id):
         raise NotFound("No such project.", field="projectId")
-
-
-async def _balance(conn: Queryable, user_id: UUID) -> int:
-    return await credits.balance(conn, user_id) or 0
 
 
 async def finish(

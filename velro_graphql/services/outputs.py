@@ -67,15 +67,19 @@ async def _fetch(rt: Runtime, generation: Generation, url: str | None) -> bytes:
     video = model is not None and model.media_type == "video"
     cap = rt.settings.max_video_bytes if video else rt.settings.max_image_bytes
     try:
-        return await download(
-            rt.http,
-            url,
-            max_bytes=cap,
-            allow_insecure=rt.settings.allow_insecure_downloads,
-            read_timeout=rt.settings.output_read_timeout_seconds,
-        )
+        return await _download(rt, url, max_bytes=cap)
     except DownloadError as error:
         raise OutputUnavailable(str(error)) from error
+
+
+async def _download(rt: Runtime, url: str, *, max_bytes: int) -> bytes:
+    return await download(
+        rt.http,
+        url,
+        max_bytes=max_bytes,
+        allow_insecure=rt.settings.allow_insecure_downloads,
+        read_timeout=rt.settings.output_read_timeout_seconds,
+    )
 
 
 def generation_key(generation: Generation) -> tuple[UUID, UUID | None, UUID]:
@@ -172,13 +176,8 @@ async def _copy_one(rt: Runtime, output: Output) -> int:
 
 
 async def _copy(rt: Runtime, output: Output, url: str) -> Output:
-    data = await download(
-        rt.http,
-        url,
-        max_bytes=rt.settings.max_video_bytes,
-        allow_insecure=rt.settings.allow_insecure_downloads,
-        read_timeout=rt.settings.output_read_timeout_seconds,
-    )
+    # The larger cap: a copy does not know its model (the first attempt already checked).
+    data = await _download(rt, url, max_bytes=rt.settings.max_video_bytes)
     async with rt.pool.acquire() as conn:
         project_id = await generations.project_of(conn, output.generation_id)
     key = (output.user_id, project_id, output.generation_id)

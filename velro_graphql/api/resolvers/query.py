@@ -43,8 +43,9 @@ class Query:
     @strawberry.field(description="The model catalog, deprecated models included.")
     def models(self, info: Info) -> list[Model]:
         info.context.check_token()
-        provider = info.context.services.provider_name
-        return [Model.from_entity(m, provider=provider) for m in info.context.services.catalog]
+        runtime = info.context.services.runtime
+        provider = runtime.default_provider
+        return [Model.from_entity(m, provider=provider) for m in runtime.models.values()]
 
     @strawberry.field(description="The caller's projects, newest first.")
     async def projects(

@@ -103,9 +103,9 @@ class Generation(Node):
 
     @strawberry.field
     def model(self, info: strawberry.Info[Context]) -> Model | None:
-        model = info.context.services.models_by_id.get(self.model_id)
+        model = info.context.services.runtime.models.get(self.model_id)
         return (
-            Model.from_entity(model, provider=info.context.services.provider_name)
+            Model.from_entity(model, provider=info.context.services.runtime.default_provider)
             if model
             else None
         )
