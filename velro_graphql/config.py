@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     db_statement_cache_size: int = Field(default=100, ge=0)
     db_pool_size: int = Field(default=10, ge=1, le=200)
     jwks_url: str | None = None
+    # Clock skew tolerated on exp/nbf/iat between Supabase Auth and this server.
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # When set, GET /metrics needs `Authorization: Bearer <it>`.
+    metrics_token: str | None = None
     signed_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     # Generations and their worker.
