@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     compiled_reads: bool = True
     persisted_queries_only: bool = False
     persisted_queries_file: Path | None = None
+    # Bound of the documents learned through APQ (those of the file are not counted).
+    persisted_queries_max_bytes: int = Field(default=8 * 1024 * 1024, ge=0)
 
     @property
     def graphiql_enabled(self) -> bool:

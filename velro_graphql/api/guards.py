@@ -44,7 +44,7 @@ class OperationGuard(SchemaExtension):
         try:
             self._budget = await limits.spend(limits.operations, context.rate_limit_key)
         except RateLimited as error:
-            _set_http_status(context, error)
+            set_http_status(context, error)
             raise
         yield
 
@@ -60,7 +60,7 @@ class OperationGuard(SchemaExtension):
             if operation is not None and operation.operation == OperationType.SUBSCRIPTION:
                 raise refusal from None
             ec.result = ExecutionResult(data=None, errors=[refusal])
-            _set_http_status(context, error)
+            set_http_status(context, error)
         yield
 
     async def _check(
@@ -91,7 +91,7 @@ class OperationGuard(SchemaExtension):
         return {"cost": cost}
 
 
-def _set_http_status(context: Context, error: VelroError) -> None:
+def set_http_status(context: Context, error: VelroError) -> None:
     response = getattr(context, "response", None)
     if response is None or not isinstance(error, RateLimited):
         return

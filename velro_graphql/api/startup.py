@@ -40,6 +40,7 @@ async def open_services(settings: Settings, *, run_worker: bool = False) -> Asyn
             persisted_queries=PersistedQueries(
                 known_file=settings.persisted_queries_file,
                 only_known=settings.persisted_queries_only,
+                max_bytes=settings.persisted_queries_max_bytes,
             ),
             metrics=Metrics(),
         )
