@@ -133,3 +133,16 @@ async def test_broken_documents_spend_the_budget(http: Any, settings: Settings) 
     assert code(refused) == "RATE_LIMITED"
     signed_out = await http.post("/graphql", json={"query": "{ nope"}, headers={})
     assert code(signed_out) == "GRAPHQL_PARSE_FAILED"  # the address has a budget of its own
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ projects(first: " + "9" * 5000 + ") { totalCount } }",
+        "query($n: Int = " + "9" * 5000 + ") { projects(first: $n) { totalCount } }",
+    ],
+)
+async def test_integer_literals_past_the_digit_limit_are_bad_input(http: Any, query: str) -> None:
+    reply = await post(http, {"query": query})
+    assert code(reply) == "BAD_USER_INPUT"
+    assert "100 digits" in error(reply)["message"]

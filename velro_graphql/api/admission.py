@@ -13,6 +13,7 @@ from graphql import (
     BREAK,
     ArgumentNode,
     DocumentNode,
+    IntValueNode,
     ObjectFieldNode,
     OperationDefinitionNode,
     StringValueNode,
@@ -31,6 +32,10 @@ MAX_INTROSPECTION_LISTS = 3
 # Postgres text holds neither NUL nor lone UTF-16 surrogates (JSON's "\ud800" decodes to one
 # and fails asyncpg's UTF-8 encoding): refused here, naming the field, not mid-operation.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Integer literals past Python's int() limit (4,300 digits) fail graphql-core's validation with
+# a ValueError; far shorter ones already fit no Int and no seed.
+MAX_INT_LITERAL_DIGITS = 100
+_LONG_DIGITS = re.compile(rf"\d{{{MAX_INT_LITERAL_DIGITS + 1}}}")
 
 
 def admit_operation(
@@ -52,6 +57,26 @@ def admit_operation(
             field="cost",
         )
     return cost
+
+
+def check_literals(document: DocumentNode) -> None:
+    """Before validation: refuse integer literals too long for any input."""
+    if document.loc is not None and not _LONG_DIGITS.search(document.loc.source.body):
+        return
+    finder = _LongInteger()
+    visit(document, finder)
+    if finder.found:
+        raise BadUserInput(
+            f"Integer literals are limited to {MAX_INT_LITERAL_DIGITS} digits.", field="query"
+        )
+
+
+class _LongInteger(Visitor):
+    found = False
+
+    def enter_int_value(self, node: IntValueNode, *_: object) -> object:
+        self.found = len(node.value.lstrip("-")) > MAX_INT_LITERAL_DIGITS
+        return BREAK if self.found else None
 
 
 def check_introspection(document: DocumentNode, operation: OperationDefinitionNode) -> None:

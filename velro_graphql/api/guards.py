@@ -7,7 +7,7 @@ adds the per-user budgets, and Shopify-style `extensions.cost` on responses.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
@@ -19,7 +19,7 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension
 
-from velro_graphql.api.admission import admit_operation
+from velro_graphql.api.admission import admit_operation, check_literals
 from velro_graphql.api.cost import root_fields
 from velro_graphql.errors import RateLimited, VelroError
 from velro_graphql.services.rate_limits import Budget
@@ -46,6 +46,12 @@ class OperationGuard(SchemaExtension):
         except RateLimited as error:
             set_http_status(context, error)
             raise
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        document = self.execution_context.graphql_document
+        if document is not None:
+            check_literals(document)
         yield
 
     async def on_execute(self) -> AsyncIterator[None]:
