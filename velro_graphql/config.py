@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     db_statement_cache_size: int = Field(default=100, ge=0)
     db_pool_size: int = Field(default=10, ge=1, le=200)
     jwks_url: str | None = None
+    # Clock skew tolerated on exp/nbf/iat between Supabase Auth and this server.
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # When set, GET /metrics needs `Authorization: Bearer <it>`.
+    metrics_token: str | None = None
     signed_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     # Generations and their worker.
@@ -71,6 +75,8 @@ class Settings(BaseSettings):
     compiled_reads: bool = True
     persisted_queries_only: bool = False
     persisted_queries_file: Path | None = None
+    # Bound of the documents learned through APQ (those of the file are not counted).
+    persisted_queries_max_bytes: int = Field(default=8 * 1024 * 1024, ge=0)
 
     @property
     def graphiql_enabled(self) -> bool:

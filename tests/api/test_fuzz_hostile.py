@@ -8,6 +8,7 @@ from typing import Any
 
 import jwt
 
+from tests.api.auth_tokens import hand_made_token
 from tests.api.fuzz_app import (
     CURSORS,
     EMAIL,
@@ -220,6 +221,75 @@ def malformed_cases() -> list[Any]:
     ]
 
 
+SURROGATES = ["\ud800", "a\udfffb", "\ud83d", "\udc00\ud800"]
+HUGE = "9" * 5000
+
+
+def escaped(body: object) -> dict[str, Any]:
+    """A JSON body with its non-ASCII escaped: the only way to send a lone surrogate."""
+    return raw(json.dumps(body).encode())
+
+
+def second_round_cases() -> list[Any]:
+    """Shapes from the second abuse round: surrogates, nested JSON, huge integers, costly
+    defaults and introspection."""
+    model = MODEL_IDS[0]
+    start = mutation("startGeneration")
+    inputs = [
+        *({"modelId": model, "prompt": text} for text in SURROGATES),
+        {"modelId": model, "prompt": "p", "negativePrompt": SURROGATES[0]},
+        {"modelId": model, "prompt": "p", "idempotencyKey": SURROGATES[1]},
+        {"modelId": model, "prompt": "p", "parameters": {SURROGATES[0]: 1}},
+        {"modelId": model, "prompt": "p", "parameters": {"aspect_ratio": SURROGATES[2]}},
+        {"modelId": SURROGATES[0], "prompt": "p"},
+        {
+            "modelId": model,
+            "prompt": "p",
+            "parameters": {"n": json.loads('{"a":' * 300 + "1" + "}" * 300)},
+        },
+    ]
+    cases = [escaped({"query": start, "variables": {"input": value}}) for value in inputs]
+    cases += [
+        escaped({"query": mutation("createProject"), "variables": {"input": {"name": text}}})
+        for text in SURROGATES
+    ]
+    cases += [
+        escaped({"query": CONNECTIONS["generations"], "variables": {"filter": {"modelId": t}}})
+        for t in SURROGATES
+    ]
+    cases += [
+        raw(b'{"query": "{ me { id } }", "variables": {"n": ' + HUGE.encode() + b"}}"),
+        raw(
+            b'{"query": "query($n: Int) { projects(first: $n) { totalCount } }", '
+            b'"variables": {"n": ' + HUGE.encode() + b"}}"
+        ),
+        raw(
+            b'{"query": "{ me { id } }", "variables": {"a": '
+            + b'{"a": ' * 5000
+            + b"1"
+            + b"}" * 5000
+            + b"}}"
+        ),
+        post({"query": f"{{ projects(first: {HUGE}) {{ totalCount }} }}"}),
+        post({"query": f"query($n: Int = {HUGE}) {{ projects(first: $n) {{ totalCount }} }}"}),
+        post(
+            {
+                "query": "query($n: Int = 100) { projects(first: $n) { nodes {"
+                " generations(first: $n) { nodes { id } } } } }"
+            }
+        ),
+        post(
+            {
+                "query": "{ "
+                + " ".join(f"a{n}: __schema {{ types {{ name }} }}" for n in range(30))
+                + " }"
+            }
+        ),
+        escaped({"query": "# \ud800\n{ me { id } }"}),
+    ]
+    return cases
+
+
 def signed(claims: dict[str, Any]) -> str:
     return jwt.encode(claims, TEST_JWT_SECRET, algorithm="HS256")
 
@@ -237,6 +307,10 @@ def auth_cases() -> list[Any]:
         signed({"sub": str(local_user_id(EMAIL))}),
         make_token("x" * 5000 + "@example.com"),
         make_token(EMAIL, aud=["authenticated", 1]),
+        *(
+            hand_made_token({"alg": alg}, make_claims(EMAIL), TEST_JWT_SECRET.encode())
+            for alg in (["HS256"], {"HS256": 1}, ["none"], None, 2**70)
+        ),
         "a.b.c",
         "x" * 5000,
     ]
@@ -249,7 +323,8 @@ def auth_cases() -> list[Any]:
 
 async def test_malformed_and_hostile_requests_are_handled(fuzz_http: Any) -> None:
     problems = []
-    for request in variable_cases() + input_cases() + malformed_cases() + auth_cases():
+    cases = variable_cases() + input_cases() + malformed_cases() + auth_cases()
+    for request in cases + second_round_cases():
         try:
             assert_handled(await fuzz_http.request(**request), request)
         except AssertionError as problem:

@@ -124,13 +124,42 @@ async def test_insufficient_credits_says_required_and_available(client: Any) -> 
 async def test_same_idempotency_key_returns_the_first_and_charges_once(client: Any) -> None:
     alice = await client.user("alice@example.com")
     first = await start(client, alice, idempotencyKey="click-1")
-    again = await start(client, alice, idempotencyKey="click-1", prompt="something else")
+    again = await start(client, alice, idempotencyKey="click-1")
     assert again["generation"]["id"] == first["generation"]["id"]
     assert again["creditsBalance"] == 950
     assert await ledger(client, alice) == (950, 950, 1)
     bob = await client.user("bob@example.com")
     other = await start(client, bob, idempotencyKey="click-1")
     assert other["generation"]["id"] != first["generation"]["id"]
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"prompt": "something else"},
+        {"modelId": "fal-ai/aura-flow"},
+        {"parameters": {"num_images": 2}},
+    ],
+)
+async def test_an_idempotency_key_reused_with_another_input_is_refused(
+    client: Any, changed: dict[str, Any]
+) -> None:
+    alice = await client.user("alice@example.com")
+    await start(client, alice, idempotencyKey="click-1")
+    reused = await start(client, alice, idempotencyKey="click-1", **changed)
+    assert reused["generation"] is None
+    assert reused["userErrors"][0]["field"] == "idempotencyKey"
+    assert reused["userErrors"][0]["code"] == "BAD_USER_INPUT"
+    assert await ledger(client, alice) == (950, 950, 1)
+
+
+async def test_a_key_from_before_input_hashes_still_returns_its_generation(client: Any) -> None:
+    alice = await client.user("alice@example.com")
+    first = await start(client, alice, idempotencyKey="old-click")
+    async with client.services.pool.acquire() as conn:
+        await conn.execute("UPDATE generations SET input_hash = NULL")
+    again = await start(client, alice, idempotencyKey="old-click", prompt="something else")
+    assert again["generation"]["id"] == first["generation"]["id"]
 
 
 CANCEL = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -137,3 +138,29 @@ async def test_webhooks_for_another_fal_account_are_refused(
     headers = fake.signed_headers("req-1", BODY)
     with pytest.raises(InvalidWebhook, match="another fal account"):
         await ours.verify(headers, BODY)
+
+
+async def test_failing_key_fetches_are_rate_limited(fake: FakeFal) -> None:
+    fetches = 0
+
+    async def down(request: httpx.Request) -> httpx.Response:
+        nonlocal fetches
+        fetches += 1
+        await asyncio.sleep(0.05)  # slow as well as failing: the others arrive meanwhile
+        return httpx.Response(503)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(down)) as client:
+        verifier = FalWebhookVerifier("https://fal.example/jwks", client, retry_interval=10.0)
+        headers = fake.signed_headers("req-1", BODY)
+        now = time.time()
+        burst = await asyncio.gather(
+            *(verifier.verify(headers, BODY, now=now) for _ in range(50)), return_exceptions=True
+        )
+        assert all(isinstance(r, WebhookKeysUnavailable) for r in burst)
+        assert fetches == 1
+        with pytest.raises(WebhookKeysUnavailable):
+            await verifier.verify(headers, BODY, now=now + 9)
+        assert fetches == 1
+        with pytest.raises(WebhookKeysUnavailable):
+            await verifier.verify(headers, BODY, now=now + 11)
+        assert fetches == 2

@@ -4,6 +4,7 @@ import asyncio
 import socket
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from velro_graphql.storage.download import (
     TransientDownloadError,
     download,
     is_public,
+    pinned_transport,
 )
 
 hits: Counter[str] = Counter()
@@ -211,8 +213,52 @@ async def test_other_schemes_are_refused(client: httpx.AsyncClient, url: str) ->
         ("fe80::1%eth0", False),
         ("fc00::1", False),
         ("::ffff:127.0.0.1", False),
+        ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
+        ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
+        ("64:ff9b::808:808", True),  # NAT64 of 8.8.8.8
+        ("64:ff9b:1::808:808", False),  # a local-use NAT64 prefix
+        ("2002:7f00:1::", False),  # 6to4 of 127.0.0.1
+        ("2002:c0a8:1::1", False),  # 6to4 of 192.168.0.1
+        ("::127.0.0.1", False),  # IPv4-compatible
+        ("::10.0.0.1", False),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", False),  # Teredo
+        ("::", False),
         ("nonsense", False),
     ],
 )
 def test_is_public(address: str, public: bool) -> None:
     assert is_public(address) is public
+
+
+async def test_a_pinned_host_connects_to_its_checked_address_only(base_url: str) -> None:
+    port = httpx.URL(base_url).port
+    pins = {"files.invalid": "127.0.0.1"}  # a name no resolver knows: only the pin reaches it
+    async with httpx.AsyncClient(transport=pinned_transport(pins)) as pinned:
+        reply = await pinned.get(f"http://files.invalid:{port}/sized/3")
+        assert reply.content == b"vvv"
+        with pytest.raises(httpx.ConnectError, match="not checked"):
+            await pinned.get(f"http://localhost:{port}/sized/3")
+
+
+async def test_the_checked_address_is_the_one_connected_to(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: a resolver answering a public address, then loopback. The name is
+    resolved once, and the connection goes to that public address (unreachable here)."""
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+    answers = iter(["8.8.8.8", "127.0.0.1"])
+    asked: list[str] = []
+
+    async def rebinding(host: Any, port: Any, **options: Any) -> Any:
+        if host != "cdn.invalid":
+            return await real(host, port, **options)
+        asked.append(next(answers))
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (asked[-1], port))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", rebinding)
+    with pytest.raises(TransientDownloadError):
+        await download(
+            client, "https://cdn.invalid/x", max_bytes=10, attempts=1, connect_timeout=0.3
+        )
+    assert asked == ["8.8.8.8"]

@@ -91,6 +91,8 @@ class VelroGraphQL(GraphQL[Context, None]):
             decoded = json.loads(data)
         except (RecursionError, UnicodeDecodeError):
             raise HTTPException(400, "Unable to parse request body as JSON") from None
+        except ValueError:  # an integer past Python's 4,300 digits
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "Expected a JSON object.")
         return decoded

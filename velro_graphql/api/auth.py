@@ -64,7 +64,7 @@ class TokenVerifier:
         # A browser sends the same token with every request until it refreshes it: verifying
         # it once is enough while it has not expired.
         cached = self._verified.get(token)
-        if cached is not None and cached.claims["exp"] > time.time() + 1:
+        if cached is not None and cached.claims["exp"] + self._leeway > time.time() + 1:
             return cached
         header = _unverified_header(token)
         key = await self._key_for(header)
@@ -144,9 +144,12 @@ def _jwks_client(url: str) -> jwt.PyJWKClient:
 
 def _unverified_header(token: str) -> dict[str, Any]:
     try:
-        return jwt.get_unverified_header(token)
+        header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
         raise Unauthenticated("Malformed token.") from None
+    if not isinstance(header.get("alg"), str):  # a list or object would fail set lookups
+        raise Unauthenticated("Malformed token.")
+    return header
 
 
 async def _signing_key(jwks: jwt.PyJWKClient, kid: Any, alg: str) -> jwt.PyJWK:

@@ -1,29 +1,27 @@
-"""Before anything executes: the operation's cost and the caller's rate limits.
+"""Before anything executes: the caller's rate limits and the admission policy (cost,
+introspection, unstorable text: api/admission.py).
 
 Depth, aliases and tokens are checked by strawberry's own validators (see schema.py); this
-adds the cost limit, the per-user budgets, and Shopify-style `extensions.cost` on responses.
+adds the per-user budgets, and Shopify-style `extensions.cost` on responses.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from graphql import (
-    BREAK,
-    DocumentNode,
     ExecutionResult,
     GraphQLError,
+    OperationDefinitionNode,
     OperationType,
-    StringValueNode,
-    Visitor,
     get_operation_ast,
-    visit,
 )
 from strawberry.extensions import SchemaExtension
 
-from velro_graphql.api.cost import operation_cost, root_fields
-from velro_graphql.errors import BadUserInput, RateLimited, VelroError
+from velro_graphql.api.admission import admit_operation, check_literals
+from velro_graphql.api.cost import root_fields
+from velro_graphql.errors import RateLimited, VelroError
 from velro_graphql.services.rate_limits import Budget
 
 if TYPE_CHECKING:
@@ -38,6 +36,24 @@ class OperationGuard(SchemaExtension):
         self._cost: int | None = None
         self._budget: Budget | None = None
 
+    async def on_operation(self) -> AsyncIterator[None]:
+        # Before parsing: a document that fails parsing or validation spends its operation too,
+        # so a stream of broken documents empties its sender's budget like any other.
+        context: Context = self.execution_context.context
+        limits = context.services.rate_limits
+        try:
+            self._budget = await limits.spend(limits.operations, context.rate_limit_key)
+        except RateLimited as error:
+            set_http_status(context, error)
+            raise
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        document = self.execution_context.graphql_document
+        if document is not None:
+            check_literals(document)
+        yield
+
     async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
         context: Context = ec.context
@@ -50,29 +66,19 @@ class OperationGuard(SchemaExtension):
             if operation is not None and operation.operation == OperationType.SUBSCRIPTION:
                 raise refusal from None
             ec.result = ExecutionResult(data=None, errors=[refusal])
-            _set_http_status(context, error)
+            set_http_status(context, error)
         yield
 
-    async def _check(self, context: Context, operation: Any, variables: Any) -> None:
-        query = self.execution_context.query or ""
-        may_hold_nul = "\x00" in query or "\\u0000" in query  # the only ways to write one
+    async def _check(
+        self, context: Context, operation: OperationDefinitionNode, variables: Any
+    ) -> None:
         document = self.execution_context.graphql_document
-        if _has_nul(variables) or (may_hold_nul and _has_nul_literal(document)):
-            # Postgres text cannot hold NUL: refuse it here rather than fail mid-operation.
-            raise BadUserInput("Text must not contain NUL (\\u0000) characters.")
+        assert document is not None
         limit = context.services.settings.max_query_cost
-        self._cost = operation_cost(self.execution_context.graphql_document, operation, variables)  # type: ignore[arg-type]
-        if self._cost > limit:
-            raise BadUserInput(
-                f"Query cost {self._cost} exceeds the limit of {limit}: "
-                "ask for fewer items (smaller `first`) or fewer nested connections.",
-                field="cost",
-            )
-        limits = context.services.rate_limits
-        self._budget = await limits.spend(limits.operations, context.rate_limit_key)
-        fields = root_fields(document, operation)  # type: ignore[arg-type]
-        starts = sum(1 for name in fields.values() if name in _STARTS)
+        self._cost = admit_operation(document, operation, variables, max_cost=limit)
+        starts = sum(1 for name in root_fields(document, operation).values() if name in _STARTS)
         if starts and operation.operation == OperationType.MUTATION:
+            limits = context.services.rate_limits
             await limits.spend(limits.generations, context.rate_limit_key, cost=starts)
 
     def get_results(self) -> dict[str, Any]:
@@ -91,35 +97,7 @@ class OperationGuard(SchemaExtension):
         return {"cost": cost}
 
 
-def _has_nul(variables: object) -> bool:
-    pending = [variables]  # a stack, not recursion: JSON variables may nest very deep
-    while pending:
-        value = pending.pop()
-        if isinstance(value, str) and "\x00" in value:
-            return True
-        if isinstance(value, dict):
-            pending += [*value.keys(), *value.values()]
-        elif isinstance(value, list):
-            pending += value
-    return False
-
-
-class _NulLiteral(Visitor):
-    found = False
-
-    def enter_string_value(self, node: StringValueNode, *_: object) -> object:
-        self.found = "\x00" in node.value
-        return BREAK if self.found else None
-
-
-def _has_nul_literal(document: DocumentNode | None) -> bool:
-    finder = _NulLiteral()
-    if document is not None:
-        visit(document, finder)
-    return finder.found
-
-
-def _set_http_status(context: Context, error: VelroError) -> None:
+def set_http_status(context: Context, error: VelroError) -> None:
     response = getattr(context, "response", None)
     if response is None or not isinstance(error, RateLimited):
         return

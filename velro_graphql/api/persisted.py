@@ -2,32 +2,41 @@
 
 A client sends `extensions.persistedQuery.sha256Hash`; an unknown hash without the document
 gets PERSISTED_QUERY_NOT_FOUND and the client resends with the document, which is then kept.
-With `PERSISTED_QUERIES_ONLY`, only the documents of `PERSISTED_QUERIES_FILE` run.
+Keeping one needs a signed-in caller and spends an operation of its budget; the learned
+documents are bounded in bytes, least recently used out first. The documents of
+`PERSISTED_QUERIES_FILE` are never evicted; with `PERSISTED_QUERIES_ONLY`, only they run.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from velro_graphql.api.guards import set_http_status
+from velro_graphql.errors import RateLimited, Unauthenticated
+
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context
 
-_CAPACITY = 5000
+# What a learned document weighs beyond its text: its hash key and the dict's entry.
+_ENTRY_OVERHEAD = 200
 
 
 class PersistedQueries:
-    def __init__(self, *, known_file: Path | None, only_known: bool) -> None:
+    def __init__(self, *, known_file: Path | None, only_known: bool, max_bytes: int) -> None:
         self.only_known = only_known
         self._known: dict[str, str] = _read(known_file) if known_file else {}
         self._learned: OrderedDict[str, str] = OrderedDict()
+        self._max_bytes = max_bytes
+        self.learned_bytes = 0
 
     def find(self, sha256: str) -> str | None:
         if sha256 in self._known:
@@ -38,16 +47,26 @@ class PersistedQueries:
         return query
 
     def learn(self, sha256: str, query: str) -> None:
+        """Keep a document, evicting the least recently used ones past the byte bound."""
+        if sha256 in self._learned or _weight(query) > self._max_bytes:
+            return
         self._learned[sha256] = query
-        if len(self._learned) > _CAPACITY:
-            self._learned.popitem(last=False)
+        self.learned_bytes += _weight(query)
+        while self.learned_bytes > self._max_bytes:
+            _, evicted = self._learned.popitem(last=False)
+            self.learned_bytes -= _weight(evicted)
 
     def is_known(self, query: str) -> bool:
         return sha256_hex(query) in self._known
 
 
 def sha256_hex(query: str) -> str:
-    return hashlib.sha256(query.encode()).hexdigest()
+    # surrogatepass: a lone surrogate (in a comment, say) must not fail the hash with a 500.
+    return hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _weight(query: str) -> int:
+    return sys.getsizeof(query) + _ENTRY_OVERHEAD
 
 
 def _read(path: Path) -> dict[str, str]:
@@ -64,12 +83,32 @@ def _error(message: str, code: str) -> GraphQLError:
 class PersistedQueryExtension(SchemaExtension):
     """Runs first: fills in the document of a persisted query, or refuses the request."""
 
-    def on_operation(self) -> Iterator[None]:
+    async def on_operation(self) -> AsyncIterator[None]:
         ec = self.execution_context
         context: Context = ec.context
         store = context.services.persisted_queries
-        ec.query = _resolve(store, ec.query, (ec.operation_extensions or {}).get("persistedQuery"))
+        persisted = (ec.operation_extensions or {}).get("persistedQuery")
+        given = ec.query
+        ec.query = _resolve(store, given, persisted)
+        if given is not None and isinstance(persisted, dict):
+            sha256 = persisted["sha256Hash"]
+            if store.find(sha256) is None:
+                await _register(context)
+                store.learn(sha256, given)
         yield
+
+
+async def _register(context: Context) -> None:
+    """Let the caller keep a document: signed in, and one operation of its budget spent."""
+    if context.user_id is None:
+        context.check_token()  # a refused token says why
+        raise Unauthenticated("Sign in to register a persisted query.")
+    limits = context.services.rate_limits
+    try:
+        await limits.spend(limits.operations, context.rate_limit_key)
+    except RateLimited as error:
+        set_http_status(context, error)
+        raise
 
 
 def _resolve(store: PersistedQueries, query: str | None, persisted: Any) -> str | None:
@@ -89,5 +128,4 @@ def _resolve(store: PersistedQueries, query: str | None, persisted: Any) -> str 
         raise _error("provided sha does not match query", "BAD_USER_INPUT")
     if store.only_known and not store.is_known(query):
         raise _error("Only persisted queries are accepted.", "PERSISTED_QUERY_REQUIRED")
-    store.learn(sha256, query)
     return query

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import mimetypes
 from collections.abc import Awaitable
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from velro_graphql.api.auth import bearer_token
 from velro_graphql.api.context import Services
 from velro_graphql.providers.fal_webhooks import InvalidWebhook, WebhookKeysUnavailable
 from velro_graphql.services import webhooks
@@ -54,8 +56,22 @@ async def _check(probe: Awaitable[bool]) -> bool:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    registry = _services(request).metrics.registry
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    services = _services(request)
+    if not metrics_allowed(services.settings.metrics_token, request.headers.get("authorization")):
+        return JSONResponse(
+            {"error": "send Authorization: Bearer <METRICS_TOKEN>"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_allowed(token: str | None, authorization: str | None) -> bool:
+    """Open without METRICS_TOKEN; with it, only to its bearer (compared in constant time)."""
+    if not token:
+        return True
+    given = bearer_token(authorization) or ""
+    return hmac.compare_digest(given.encode(), token.encode())
 
 
 @router.post("/webhooks/fal")

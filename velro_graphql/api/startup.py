@@ -40,6 +40,7 @@ async def open_services(settings: Settings, *, run_worker: bool = False) -> Asyn
             persisted_queries=PersistedQueries(
                 known_file=settings.persisted_queries_file,
                 only_known=settings.persisted_queries_only,
+                max_bytes=settings.persisted_queries_max_bytes,
             ),
             metrics=Metrics(),
         )
@@ -48,5 +49,8 @@ async def open_services(settings: Settings, *, run_worker: bool = False) -> Asyn
 def make_verifier(settings: Settings) -> TokenVerifier:
     secret = settings.local_jwt_secret() if settings.embedded else settings.supabase_jwt_secret
     return TokenVerifier(
-        hs256_secret=secret, jwks_url=settings.resolved_jwks_url, issuer=settings.jwt_issuer
+        hs256_secret=secret,
+        jwks_url=settings.resolved_jwks_url,
+        issuer=settings.jwt_issuer,
+        leeway=settings.jwt_leeway_seconds,
     )

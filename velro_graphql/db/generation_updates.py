@@ -17,9 +17,10 @@ async def insert(conn: Queryable, values: dict[str, Any]) -> Generation | None:
     """Insert a generation; None when the user already used its idempotency key."""
     row = await conn.fetchrow(
         "INSERT INTO generations (user_id, project_id, model_id, parent_id, prompt,"
-        " negative_prompt, image_url, parameters, cost, provider, idempotency_key, deadline_at)"
+        " negative_prompt, image_url, parameters, cost, provider, idempotency_key, deadline_at,"
+        " input_hash)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-        " now() + make_interval(secs => $12))"
+        " now() + make_interval(secs => $12), $13)"
         " ON CONFLICT (user_id, idempotency_key) DO NOTHING"
         f" RETURNING {COLUMNS}",
         values["user_id"],
@@ -34,17 +35,22 @@ async def insert(conn: Queryable, values: dict[str, Any]) -> Generation | None:
         values["provider"],
         values["idempotency_key"],
         float(values["deadline_seconds"]),
+        values["input_hash"],
     )
     return to_entity(Generation, row) if row else None
 
 
-async def by_idempotency_key(conn: Queryable, user_id: UUID, key: str) -> Generation | None:
+async def by_idempotency_key(
+    conn: Queryable, user_id: UUID, key: str
+) -> tuple[Generation, str | None] | None:
+    """The generation a user's idempotency key made, with the hash of its start input."""
     row = await conn.fetchrow(
-        f"SELECT {COLUMNS} FROM generations WHERE user_id = $1 AND idempotency_key = $2",
+        f"SELECT {COLUMNS}, input_hash FROM generations"
+        " WHERE user_id = $1 AND idempotency_key = $2",
         user_id,
         key,
     )
-    return to_entity(Generation, row) if row else None
+    return (to_entity(Generation, row), row["input_hash"]) if row else None
 
 
 async def get(conn: Queryable, id_: UUID) -> Generation | None:

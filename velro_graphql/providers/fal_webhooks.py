@@ -38,7 +38,11 @@ class WebhookKeysUnavailable(RuntimeError):
 
 class FalWebhookVerifier:
     """Checks fal's signatures with keys from `jwks_url`, cached for `cache_ttl` seconds and
-    fetched again (at most every `refetch_interval` seconds) when no cached key verifies."""
+    fetched again (at most every `refetch_interval` seconds) when no cached key verifies.
+
+    One fetch at a time; after a failed one, none for `retry_interval` seconds: meanwhile
+    webhooks are refused (503, fal delivers them again) instead of each fetching the keys.
+    """
 
     def __init__(
         self,
@@ -47,6 +51,7 @@ class FalWebhookVerifier:
         *,
         cache_ttl: float = 24 * 3600.0,
         refetch_interval: float = 60.0,
+        retry_interval: float = 10.0,
         user_id: str | None = None,
     ) -> None:
         # fal signs every customer's webhooks with the same keys: `user_id` (our fal account)
@@ -57,7 +62,9 @@ class FalWebhookVerifier:
         self._cache_ttl = cache_ttl
         self._refetch_interval = refetch_interval
         self._keys: tuple[Ed25519PublicKey, ...] = ()
+        self._retry_interval = retry_interval
         self._fetched_at = float("-inf")
+        self._failed_at = float("-inf")
         self._lock = asyncio.Lock()
 
     async def verify(
@@ -81,6 +88,8 @@ class FalWebhookVerifier:
     async def _current_keys(self, now: float) -> tuple[Ed25519PublicKey, ...]:
         async with self._lock:
             if not self._keys or now - self._fetched_at >= self._cache_ttl:
+                if now - self._failed_at < self._retry_interval:
+                    raise WebhookKeysUnavailable("fal's keys failed to fetch moments ago")
                 await self._fetch(now)
         return self._keys
 
@@ -98,6 +107,7 @@ class FalWebhookVerifier:
             response.raise_for_status()
             self._keys = keys_from_jwks(response.json())
         except (httpx.HTTPError, ValueError) as exc:
+            self._failed_at = now
             raise WebhookKeysUnavailable(f"cannot fetch fal's keys: {exc!r}") from exc
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -57,7 +59,21 @@ class Checked:
             "provider": self.provider,
             "idempotency_key": self.idempotency_key,
             "deadline_seconds": self.deadline_seconds,
+            "input_hash": self.input_hash(),
         }
+
+    def input_hash(self) -> str:
+        """What an idempotency key promises is the same: a reuse with another input is refused."""
+        given = [
+            self.model.id,
+            self.prompt,
+            self.negative_prompt,
+            self.parameters,
+            str(self.project_id) if self.project_id else None,
+            self.image_url,
+        ]
+        canonical = json.dumps(given, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def check_start(

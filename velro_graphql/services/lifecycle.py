@@ -34,16 +34,15 @@ class Started:
 async def start(pool: Pool, caller: Caller, checked: Checked) -> Started:
     """Create the generation, charge it and queue its job, all or nothing."""
     async with as_service(pool) as conn:
-        if checked.idempotency_key:
-            existing = await updates.by_idempotency_key(
-                conn, caller.user_id, checked.idempotency_key
-            )
-            if existing:
-                return Started(existing, await current_balance(conn, caller.user_id), created=False)
+        existing = await _made_by_key(conn, caller.user_id, checked)
+        if existing is not None:
+            return existing
         await _check_project(conn, caller.user_id, checked.project_id)
         generation = await updates.insert(conn, checked.values(caller.user_id))
         if generation is None:  # a concurrent request with the same key won the race
-            return await _existing(conn, caller.user_id, checked.idempotency_key)
+            raced = await _made_by_key(conn, caller.user_id, checked)
+            assert raced is not None
+            return raced
         charge = await credits.apply(
             conn,
             caller.user_id,
@@ -59,11 +58,20 @@ async def start(pool: Pool, caller: Caller, checked: Checked) -> Started:
     return Started(generation, charge.balance_after, created=True)
 
 
-async def _existing(conn: Queryable, user_id: UUID, key: str | None) -> Started:
-    assert key is not None
-    existing = await updates.by_idempotency_key(conn, user_id, key)
-    assert existing is not None
-    return Started(existing, await current_balance(conn, user_id), created=False)
+async def _made_by_key(conn: Queryable, user_id: UUID, checked: Checked) -> Started | None:
+    """The generation the input's idempotency key already made (if the input is the same)."""
+    if not checked.idempotency_key:
+        return None
+    found = await updates.by_idempotency_key(conn, user_id, checked.idempotency_key)
+    if found is None:
+        return None
+    generation, input_hash = found
+    if input_hash is not None and input_hash != checked.input_hash():
+        raise BadUserInput(
+            "This idempotencyKey was used for a different input: use a new key.",
+            field="idempotencyKey",
+        )
+    return Started(generation, await current_balance(conn, user_id), created=False)
 
 
 async def _check_project(conn: Queryable, user_id: UUID, project_id: UUID | None) -> None:

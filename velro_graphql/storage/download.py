@@ -6,8 +6,11 @@ import asyncio
 import ipaddress
 import random
 import socket
+from collections.abc import Iterable
 
+import httpcore
 import httpx
+from httpcore._backends.base import SOCKET_OPTION
 
 _MAX_REDIRECTS = 5
 _MAX_BACKOFF = 10.0
@@ -33,11 +36,32 @@ async def download(
     read_timeout: float = 30.0,
     backoff: float = 0.5,
 ) -> bytes:
-    """Return the body at `url`, retrying transient failures with jittered exponential backoff."""
+    """Return the body at `url`, retrying transient failures with jittered exponential backoff.
+
+    Each host is resolved once and connected to at exactly the address checked (DNS rebinding
+    cannot swap in another), through a client of its own; `client` serves `allow_insecure`
+    (tests' local servers) only.
+    """
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
+    if allow_insecure:
+        return await _attempts(client, None, url, max_bytes, timeout, attempts, backoff)
+    pins: dict[str, str] = {}
+    async with httpx.AsyncClient(transport=pinned_transport(pins)) as pinned:
+        return await _attempts(pinned, pins, url, max_bytes, timeout, attempts, backoff)
+
+
+async def _attempts(
+    client: httpx.AsyncClient,
+    pins: dict[str, str] | None,
+    url: str,
+    max_bytes: int,
+    timeout: httpx.Timeout,
+    attempts: int,
+    backoff: float,
+) -> bytes:
     for attempt in range(1, attempts + 1):
         try:
-            return await _follow(client, url, max_bytes, allow_insecure, timeout)
+            return await _follow(client, pins, url, max_bytes, timeout)
         except TransientDownloadError:
             if attempt >= attempts:
                 raise
@@ -47,12 +71,18 @@ async def download(
 
 
 async def _follow(
-    client: httpx.AsyncClient, url: str, max_bytes: int, insecure: bool, timeout: httpx.Timeout
+    client: httpx.AsyncClient,
+    pins: dict[str, str] | None,
+    url: str,
+    max_bytes: int,
+    timeout: httpx.Timeout,
 ) -> bytes:
     """Fetch `url`, following redirects by hand so every hop passes the same checks."""
     target = _parse(url)
     for _ in range(_MAX_REDIRECTS + 1):
-        await check_url(target, allow_insecure=insecure)
+        address = await check_url(target, allow_insecure=pins is None)
+        if pins is not None and address is not None:
+            pins[target.host] = address
         body, location = await _get(client, target, max_bytes, timeout)
         if location is None:
             return body
@@ -115,17 +145,57 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-async def check_url(url: httpx.URL, *, allow_insecure: bool = False) -> None:
-    """Refuse a URL that is not https or whose host resolves to a non-public address."""
+async def check_url(url: httpx.URL, *, allow_insecure: bool = False) -> str | None:
+    """Refuse a URL that is not https or whose host resolves to any non-public address;
+    return the address to connect to (None when insecure URLs are allowed)."""
     if url.scheme not in ("http", "https") or not url.host:
         raise DownloadError(f"Not a downloadable URL: {url}.")
     if allow_insecure:
-        return
+        return None
     if url.scheme != "https":
         raise DownloadError(f"Refusing insecure URL {url}: https is required.")
-    for address in await _resolve(url.host, url.port or 443):
+    addresses = await _resolve(url.host, url.port or 443)
+    for address in addresses:
         if not is_public(address):
             raise DownloadError(f"Refusing {url}: {url.host} resolves to non-public {address}.")
+    if not addresses:
+        raise TransientDownloadError(f"{url.host} resolves to no address.")
+    return addresses[0]
+
+
+class _PinnedBackend(httpcore.AsyncNetworkBackend):
+    """Connects each host to the address it was checked at, and nowhere else. TLS still
+    verifies the certificate of the real host name (httpcore passes it as SNI)."""
+
+    def __init__(self, pins: dict[str, str]) -> None:
+        self._pins = pins
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        address = self._pins.get(host)
+        if address is None:
+            raise httpcore.ConnectError(f"{host} was not checked before connecting.")
+        return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def pinned_transport(pins: dict[str, str]) -> httpx.AsyncHTTPTransport:
+    """An httpx transport that connects each host only to its pinned address."""
+    transport = httpx.AsyncHTTPTransport()
+    # httpx takes no network backend of its own; its connection pool does.
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(), network_backend=_PinnedBackend(pins)
+    )
+    return transport
 
 
 async def _resolve(host: str, port: int) -> list[str]:
@@ -136,12 +206,38 @@ async def _resolve(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
 def is_public(address: str) -> bool:
-    """Whether an IP address is globally routable (not loopback, private, link-local, ...)."""
+    """Whether an IP address is globally routable (not loopback, private, link-local, ...),
+    including the IPv4 address an IPv6 one carries (mapped, compatible, NAT64, 6to4, Teredo)."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _LOCAL_NAT64:  # a site's own NAT64 prefix: whatever it reaches is local
+            return False
+        carried = _carried_ipv4(ip)
+        if carried:
+            return all(_is_global(v4) for v4 in carried)
+    return _is_global(ip)
+
+
+def _is_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
+
+
+def _carried_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
