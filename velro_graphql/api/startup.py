@@ -48,5 +48,22 @@ async def open_services(settings: Settings, *, run_worker: bool = False) -> Asyn
 def make_verifier(settings: Settings) -> TokenVerifier:
     secret = settings.local_jwt_secret() if settings.embedded else settings.supabase_jwt_secret
     return TokenVerifier(
-        hs256_secret=secret, jwks_url=settings.resolved_jwks_url, issuer=settings.jwt_issuer
+        hs256_secret=secret,
+        jwks_url=settings.resolved_jwks_url,
+        issuer=settings.jwt_issuer,
+        signature_hint=_signature_hint(settings),
+    )
+
+
+def _signature_hint(settings: Settings) -> str | None:
+    """Which secret a badly signed token should have used; never the secret itself, and no
+    server paths outside the embedded default."""
+    if settings.supabase_jwt_secret:
+        return "this server verifies HS256 tokens with its SUPABASE_JWT_SECRET."
+    if not settings.embedded:
+        return None
+    home = settings.velro_home
+    return (
+        f"this server verifies local tokens with the secret in {home / 'jwt_secret'}; "
+        f"run `velro-graphql token` with VELRO_HOME={home}."
     )
