@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -60,7 +61,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     app = create_app(settings, run_worker=not args.no_worker, freeze_gc=True)
     config = serving.server_config(app, settings, host=host, port=port)
     line = serving.ready_line(settings, host=host, port=port)
-    serving.Server(config, ready_line=line).run(sockets=[sock])
+    # uvicorn re-raises the Ctrl-C it shut down on, once everything is stopped.
+    with contextlib.suppress(KeyboardInterrupt):
+        serving.Server(config, ready_line=line).run(sockets=[sock])
     return 0
 
 

