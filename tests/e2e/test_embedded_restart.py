@@ -37,8 +37,10 @@ def postgres_pid(home: Path) -> int | None:
     return pid
 
 
-async def test_a_database_left_by_a_killed_server_is_adopted_and_stopped(tmp_path: Path) -> None:
-    home = tmp_path / "velro"
+async def test_a_database_left_by_a_killed_server_is_adopted_and_stopped(
+    embedded_home: Path, tmp_path: Path
+) -> None:
+    home = embedded_home
     try:
         await kill_then_restart(home, tmp_path)
     finally:
