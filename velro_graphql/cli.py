@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Sequence
 
@@ -45,17 +46,24 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
+    from velro_graphql import serving
     from velro_graphql.api.app import create_app
     from velro_graphql.logs import configure_logging
 
     settings.check()
-    configure_logging()
     if args.port is not None:
         settings = settings.model_copy(update={"port": args.port})
+    host, port = args.host, settings.port
+    sock = serving.take_port(host, port)  # before the embedded database starts
+    if notice := serving.legacy_home_notice(settings):
+        print(notice, file=sys.stderr)
+    configure_logging()
     app = create_app(settings, run_worker=not args.no_worker, freeze_gc=True)
-    uvicorn.run(app, host=args.host, port=settings.port, log_config=None, access_log=False)
+    config = serving.server_config(app, settings, host=host, port=port)
+    line = serving.ready_line(settings, host=host, port=port)
+    # uvicorn re-raises the Ctrl-C it shut down on, once everything is stopped.
+    with contextlib.suppress(KeyboardInterrupt):
+        serving.Server(config, ready_line=line).run(sockets=[sock])
     return 0
 
 

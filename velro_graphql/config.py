@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Annotated
@@ -15,11 +16,18 @@ _PLACEHOLDERS = ("", "changeme", "change-me", "your-", "xxx", "placeholder", "<"
 _MIN_JWT_SECRET_LENGTH = 32
 
 
+def default_home() -> Path:
+    """The per-user home of the embedded default: the same whatever the working directory, so
+    `velro-graphql token` signs with the secret the running `serve` verifies with."""
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "velro-graphql"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     database_url: str | None = None
-    velro_home: Path = Path(".velro")
+    velro_home: Path = Field(default_factory=default_home)
     supabase_url: str | None = None
     supabase_service_role_key: str | None = None
     supabase_jwt_secret: str | None = None
@@ -28,6 +36,8 @@ class Settings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     port: int = 8000
     redis_url: str | None = None
+    # Proxies whose X-Forwarded-For/-Proto are believed (Railway: "*"); by default none are.
+    forwarded_allow_ips: Annotated[tuple[str, ...], NoDecode] = ()
 
     # Set to 0 behind a transaction pooler (Supabase's port 6543), where prepared statements break.
     db_statement_cache_size: int = Field(default=100, ge=0)
@@ -86,12 +96,18 @@ class Settings(BaseSettings):
     def introspection_enabled(self) -> bool:
         return self.embedded if self.introspection is None else self.introspection
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(o.strip() for o in value.split(",") if o.strip())
         return value
+
+    @field_validator("velro_home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        """A relative VELRO_HOME is taken from where the command runs, then named in full."""
+        return value.expanduser().absolute()
 
     @property
     def embedded(self) -> bool:

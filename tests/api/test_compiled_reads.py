@@ -63,7 +63,7 @@ async def alice(client: Any) -> Any:
         await make_generation(conn, caller.user_id, model_id="fal-ai/aura-flow")
         await make_project(conn, other.user_id)
         await conn.execute(
-            "UPDATE generations SET progress = 0.1, created_at = $1 WHERE status = 'QUEUED'",
+            "UPDATE generations SET progress = 0.0625, created_at = $1 WHERE status = 'QUEUED'",
             datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         )
     return caller

@@ -22,9 +22,9 @@ WATCH = "subscription($id: ID!) { generationUpdated(id: $id) { status outputs { 
 
 
 @pytest.fixture
-def bare_env(tmp_path: Path) -> dict[str, str]:
+def bare_env(embedded_home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CONFIGURATION}
-    return {**env, "VELRO_HOME": str(tmp_path / "velro")}
+    return {**env, "VELRO_HOME": str(embedded_home)}
 
 
 @pytest.fixture

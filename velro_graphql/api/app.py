@@ -12,14 +12,16 @@ import orjson
 from cross_web import HTTPException
 from fastapi import FastAPI
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from velro_graphql.api.auth import bearer_token
 from velro_graphql.api.compiled import PreEncodedJSON
 from velro_graphql.api.context import Context, Services
-from velro_graphql.api.http import install_edges
+from velro_graphql.api.http import error_body, install_edges
 from velro_graphql.api.live.endpoint import serve_websocket
 from velro_graphql.api.live.fanout import open_fanout
 from velro_graphql.api.routes import router
@@ -69,6 +71,18 @@ class VelroGraphQL(GraphQL[Context, None]):
     """GraphQL over HTTP as a plain ASGI app: FastAPI's dependency injection, which strawberry's
     router runs on every request, cost as much CPU as the compiled dashboard query itself."""
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Strawberry's HTTP handling, with its plain-text refusals (malformed JSON, a mutation
+        over GET, ...) answered as GraphQL errors that clients and GraphiQL can read."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as error:
+            response = refusal(error.status_code, error.reason)
+        await response(scope, receive, send)
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         assert isinstance(request, Request)  # WebSockets are served by the live fan-out
         context = await context_for_request(request.app.state.services, request)
@@ -96,6 +110,21 @@ class VelroGraphQL(GraphQL[Context, None]):
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "Expected a JSON object.")
         return decoded
+
+
+def refusal(status: int, reason: str) -> Response:
+    """A request refused before execution, in the shape of a GraphQL error."""
+    code = "NOT_FOUND" if status == 404 else "BAD_USER_INPUT"
+    if status == 404:  # a browser's GET while GraphiQL is off
+        reason = "GraphiQL is off on this server (GRAPHIQL=true serves it); POST queries here."
+    headers = {"allow": "GET, POST"} if status == 405 else None
+    body = error_body(reason, code)
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+async def index(request: Request) -> JSONResponse:
+    """What `GET /` answers: where the API is, for someone who opened the bare address."""
+    return JSONResponse({"graphql": "/graphql", "health": "/health", "ready": "/ready"})
 
 
 def _splice(response: dict[str, Any]) -> bytes:
@@ -126,13 +155,17 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
 
     app = FastAPI(title="velro-graphql", lifespan=lifespan, docs_url=None, redoc_url=None)
     # Before the GraphQL router: WebSockets on /graphql are served by the live fan-out.
-    app.router.add_websocket_route("/graphql", serve_websocket)
     graphql = VelroGraphQL(
         schema,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         subscription_protocols=(),
     )
-    app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
+    # `/graphql/` is served, not redirected: a redirect would re-send a POST to a URL built
+    # from the proxy's headers. Every method reaches strawberry, which refuses others as GraphQL.
+    for path in ("/graphql", "/graphql/"):
+        app.router.add_websocket_route(path, serve_websocket)
+        app.router.routes.append(Route(path, graphql))
+    app.router.routes.append(Route("/", index, methods=["GET"]))
     app.include_router(router)
     install_edges(app, settings)
     return app

@@ -49,7 +49,9 @@ class TokenVerifier:
         jwks_url: str | None,
         issuer: str | None,
         leeway: int = 0,
+        signature_hint: str | None = None,
     ) -> None:
+        """`signature_hint` ends the refusal of a badly signed token: which secret to sign with."""
         if hs256_secret is None and jwks_url is None:
             raise ConfigError("Token verification needs a JWT secret or a JWKS URL.")
         if hs256_secret is not None and len(hs256_secret.encode()) < MIN_SECRET_BYTES:
@@ -58,6 +60,7 @@ class TokenVerifier:
         self._jwks = None if jwks_url is None else _jwks_client(jwks_url)
         self._issuer = issuer
         self._leeway = leeway
+        self._signature_hint = signature_hint
         self._verified: dict[str, Caller] = {}
 
     async def verify(self, token: str) -> Caller:
@@ -97,7 +100,10 @@ class TokenVerifier:
                 options={"require": REQUIRED_CLAIMS},
             )
         except jwt.PyJWTError as exc:
-            raise Unauthenticated(_reason(exc)) from None
+            reason = _reason(exc)
+            if isinstance(exc, jwt.InvalidSignatureError) and self._signature_hint:
+                reason = f"Invalid token signature: {self._signature_hint}"
+            raise Unauthenticated(reason) from None
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -51,7 +51,7 @@ _SCALARS: dict[str, dict[str, tuple[str, str]]] = {
         "status": ("column", "status"), "modelId": ("column", "model_id"),
         "prompt": ("column", "prompt"), "negativePrompt": ("column", "negative_prompt"),
         "cost": ("column", "cost"), "provider": ("column", "provider"),
-        "queuePosition": ("column", "queue_position"), "progress": ("float", "progress"),
+        "queuePosition": ("column", "queue_position"), "progress": ("fraction", "progress"),
         "favorite": ("column", "favorite"), "imageUrl": ("column", "image_url"),
         "createdAt": ("iso", "created_at"), "startedAt": ("iso", "started_at"),
         "completedAt": ("iso", "completed_at"), "updatedAt": ("iso", "updated_at"),

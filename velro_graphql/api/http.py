@@ -86,14 +86,17 @@ def _with_headers(send: Send, request_id: str) -> Send:
     return sending
 
 
+def error_body(message: str, code: str, **extensions: str) -> bytes:
+    """A GraphQL response carrying one request-level error, as every 4xx of /graphql has."""
+    error = {"message": message, "extensions": {"code": code, **extensions}}
+    return json.dumps({"errors": [error]}).encode()
+
+
 async def _too_large(send: Send, limit: int) -> None:
-    error = {
-        "message": f"Request body over {limit} bytes.",
-        "extensions": {"code": "BAD_USER_INPUT", "limit": "size"},
-    }
+    body = error_body(f"Request body over {limit} bytes.", "BAD_USER_INPUT", limit="size")
     headers = [(b"content-type", b"application/json"), *_SECURITY_HEADERS]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": json.dumps({"errors": [error]}).encode()})
+    await send({"type": "http.response.body", "body": body})
 
 
 def install_edges(app: FastAPI, settings: Settings) -> None:

@@ -53,4 +53,19 @@ def make_verifier(settings: Settings) -> TokenVerifier:
         jwks_url=settings.resolved_jwks_url,
         issuer=settings.jwt_issuer,
         leeway=settings.jwt_leeway_seconds,
+        signature_hint=_signature_hint(settings),
+    )
+
+
+def _signature_hint(settings: Settings) -> str | None:
+    """Which secret a badly signed token should have used; never the secret itself, and no
+    server paths outside the embedded default."""
+    if settings.supabase_jwt_secret:
+        return "this server verifies HS256 tokens with its SUPABASE_JWT_SECRET."
+    if not settings.embedded:
+        return None
+    home = settings.velro_home
+    return (
+        f"this server verifies local tokens with the secret in {home / 'jwt_secret'}; "
+        f"run `velro-graphql token` with VELRO_HOME={home}."
     )

