@@ -122,7 +122,7 @@ class FakeSocket:
 class FakeConnection:
     def __init__(self, socket: FakeSocket) -> None:
         self.socket = socket
-        self.outbox = Outbox(socket, limit=100)  # type: ignore[arg-type]
+        self.outbox = Outbox(socket, limit=100, max_behind=30)  # type: ignore[arg-type]
 
     def end(self, subscriber: Subscriber) -> None:
         return None
