@@ -131,7 +131,7 @@ class EventHub:
             await self._watch()
             lost_at = self.state.since
             await self._reconnect()
-            log.warning("event listener reconnected; resyncing changes since %s", lost_at)
+            log.info("event listener reconnected; resyncing changes since %s", lost_at)
             self._announce(None, Event("resync", since=lost_at - RESYNC_MARGIN))
 
     async def _watch(self) -> None:
