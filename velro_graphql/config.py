@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     max_video_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
+    max_websockets_per_user: int = Field(default=10, ge=1, le=10_000)
 
     # Abuse resistance (README "Security").
     rate_limit_operations_per_minute: int = Field(default=60, ge=1)

@@ -108,6 +108,7 @@ class FakeSocket:
     def __init__(self, *, stalled: bool = False) -> None:
         self.received: list[dict[str, Any]] = []
         self.released = asyncio.Event()
+        self.closed: tuple[int, str] | None = None
         if not stalled:
             self.released.set()
 
@@ -116,13 +117,13 @@ class FakeSocket:
         self.received.append(json.loads(text))
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        return None
+        self.closed = (code, reason)
 
 
 class FakeConnection:
     def __init__(self, socket: FakeSocket) -> None:
         self.socket = socket
-        self.outbox = Outbox(socket, limit=100)  # type: ignore[arg-type]
+        self.outbox = Outbox(socket, limit=100, max_behind=30)  # type: ignore[arg-type]
 
     def end(self, subscriber: Subscriber) -> None:
         return None
@@ -241,3 +242,19 @@ async def test_one_document_for_two_users_is_two_feeds(fanout: Fanout, client: A
     await until(lambda: all(owner.socket.received for owner in owners))
     balances = [o.socket.received[0]["payload"]["data"]["creditsChanged"] for o in owners]
     assert balances == [{"balance": 5000}, {"balance": 10}]
+
+
+async def test_a_client_that_stops_reading_is_closed_with_1013() -> None:
+    behind = FakeSocket(stalled=True)
+    Outbox(behind, limit=100, max_behind=0.2).put("a", "{}")  # type: ignore[arg-type]
+    await until(lambda: behind.closed is not None)
+    assert behind.closed == (1013, "Too slow reading its messages.")
+
+    flooded = FakeSocket(stalled=True)
+    outbox = Outbox(flooded, limit=3, max_behind=30)  # type: ignore[arg-type]
+    for key in range(5):
+        outbox.put(key, "{}")
+    flooded.released.set()
+    await until(lambda: flooded.closed is not None)
+    assert flooded.closed == (1013, "Too many unsent messages.")
+    await outbox.stop()

@@ -186,5 +186,10 @@ async def test_readiness_reports_the_open_circuit(fake: FakeFal, app: Any) -> No
     assert response.status_code == 503
     body = response.json()
     assert body["providers"]["fal"]["circuit"] == "open"
-    assert body["checks"] == {"database": True, "storage": True, "provider": False}
+    assert body["checks"] == {
+        "database": True,
+        "storage": True,
+        "listener": True,
+        "provider": False,
+    }
     assert (await app.worker.generation(generation.id)).status == "QUEUED"

@@ -38,6 +38,7 @@ async def ready(request: Request) -> JSONResponse:
     checks = {
         "database": await _check(database_ready(services.pool)),
         "storage": await _check(services.runtime.storage.ready()),
+        "listener": services.hub.connected,  # live updates stop while it is down
     }
     providers = {name: p.health() for name, p in services.runtime.providers.items()}
     provider_ok = providers[services.runtime.default_provider].get("circuit") != "open"

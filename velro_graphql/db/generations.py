@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from velro_graphql.db.rows import columns, to_entity
@@ -26,6 +27,21 @@ async def by_ids(conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[Genera
         f"SELECT {COLUMNS} FROM generations WHERE user_id = $1 AND id = ANY($2::uuid[])",
         user_id,
         ids,
+    )
+    return [to_entity(Generation, r) for r in rows]
+
+
+async def changed_since(
+    conn: Queryable, user_id: UUID, since: datetime, *, project_id: UUID | None, limit: int
+) -> list[Generation]:
+    """Return the user's generations changed at or after `since`, latest change first."""
+    rows = await conn.fetch(
+        f"SELECT {COLUMNS} FROM generations WHERE user_id = $1 AND updated_at >= $2"
+        " AND ($3::uuid IS NULL OR project_id = $3) ORDER BY updated_at DESC LIMIT $4",
+        user_id,
+        since,
+        project_id,
+        limit,
     )
     return [to_entity(Generation, r) for r in rows]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import asyncpg
@@ -10,10 +11,26 @@ CHANNEL = "velro_events"
 
 
 async def open_listener(
-    dsn: str, on_payload: Callable[[str], None], on_lost: Callable[[], None]
+    dsn: str,
+    on_payload: Callable[[str], None],
+    on_lost: Callable[[asyncpg.Connection], None],
 ) -> asyncpg.Connection:
-    """Connect and LISTEN; `on_payload` gets each notification's text, `on_lost` a drop."""
-    conn = await asyncpg.connect(dsn, statement_cache_size=0)
-    conn.add_termination_listener(lambda _conn: on_lost())
-    await conn.add_listener(CHANNEL, lambda _c, _pid, _channel, payload: on_payload(payload))
+    """Connect and LISTEN; `on_payload` gets each notification's text, `on_lost` the
+    connection when it ends."""
+    conn = await asyncpg.connect(dsn, statement_cache_size=0, timeout=10)
+    try:
+        await conn.add_listener(CHANNEL, lambda _c, _pid, _channel, payload: on_payload(payload))
+    except BaseException:
+        conn.terminate()
+        raise
+    conn.add_termination_listener(lambda _closed: on_lost(conn))
     return conn
+
+
+async def answers(conn: asyncpg.Connection, *, timeout: float) -> bool:
+    """Whether the connection still answers: a silently dropped one never reports its loss."""
+    try:
+        await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False
+    return True

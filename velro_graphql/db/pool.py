@@ -49,3 +49,14 @@ async def ping(pool: asyncpg.Pool) -> bool:
     """Whether a pooled connection answers within two seconds."""
     async with pool.acquire(timeout=2) as conn:
         return bool(await conn.fetchval("SELECT 1", timeout=2))
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is out of reach (down, restarting, connection lost)."""
+    return isinstance(
+        error,
+        OSError  # refused, reset, timed out
+        | asyncpg.InterfaceError
+        | asyncpg.PostgresConnectionError
+        | asyncpg.OperatorInterventionError,  # shutting down, starting up
+    )

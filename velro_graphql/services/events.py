@@ -1,8 +1,8 @@
 """Live updates: one LISTEN connection per process, announcing committed changes to listeners.
 
-Notifications carry ids only; listeners re-read current state. When the connection drops,
-every listener gets a `resync` event for all users (changes may have been missed) and the hub
-reconnects.
+Notifications carry ids only; listeners re-read current state. When the connection drops, the
+hub reconnects with capped, jittered backoff for as long as it takes; once LISTENing again it
+announces a `resync` for all users, saying from which instant changes may have been missed.
 """
 
 from __future__ import annotations
@@ -11,15 +11,21 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 
-from velro_graphql.db.listen import open_listener
+from velro_graphql.db.listen import answers, open_listener
 
 log = logging.getLogger(__name__)
+
+# A transaction stamps `updated_at` when it begins, not when it commits, and the database's
+# clock is not ours: a resync re-reads from a little before the connection was lost.
+RESYNC_MARGIN = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,21 +33,46 @@ class Event:
     kind: str  # "generation", "balance" or "resync"
     id: UUID | None = None
     project_id: UUID | None = None
+    since: datetime | None = None  # resync: changes from this instant on may have been missed
 
 
-RESYNC = Event("resync")
+@dataclass(frozen=True, slots=True)
+class ListenerState:
+    """Whether the hub is LISTENing, since when, and (when not) why."""
+
+    connected: bool
+    since: datetime
+    reason: str | None = None
+
 
 # Called with the user whose objects changed, or None for every user (a resync).
 Listener = Callable[[UUID | None, Event], None]
 
 
+def retry_delay(attempt: int, *, first: float = 0.5, cap: float = 30.0) -> float:
+    """Exponential backoff from `first` up to `cap`, jittered so retries do not march together."""
+    return min(cap, first * 2.0 ** max(attempt - 1, 0)) * random.uniform(0.5, 1.0)
+
+
 class EventHub:
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, probe_seconds: float = 15.0, retry_cap: float = 30.0) -> None:
         self._dsn = dsn
+        self._probe_seconds = probe_seconds
+        self._retry_cap = retry_cap
         self._listeners: list[Listener] = []
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.state = ListenerState(False, _now(), "not started")
+
+    @property
+    def connected(self) -> bool:
+        return self.state.connected
+
+    @property
+    def pid(self) -> int | None:
+        """The LISTEN connection's backend process id, while connected."""
+        return self._conn.get_server_pid() if self.connected and self._conn else None
 
     async def start(self) -> None:
         await self._connect()
@@ -52,8 +83,9 @@ class EventHub:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._conn and not self._conn.is_closed():
-            await self._conn.close()
+        conn, self._conn = self._conn, None  # its end is no loss to report
+        if conn and not conn.is_closed():
+            await conn.close()
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -79,26 +111,58 @@ class EventHub:
                 # One listener's bug must not cost the others their events.
                 log.exception("event listener failed")
 
-    def _on_lost(self) -> None:
+    def _on_closed(self, conn: asyncpg.Connection) -> None:
+        if conn is self._conn:  # not an old connection's end, reported late
+            self._on_lost("connection closed")
+
+    def _on_lost(self, reason: str) -> None:
+        if self.state.connected:
+            self.state = ListenerState(False, _now(), reason)
+            log.warning("event listener lost its connection (%s); reconnecting", reason)
         self._lost.set()
 
     async def _connect(self) -> None:
-        self._lost.clear()
-        self._conn = await open_listener(self._dsn, self._dispatch, self._on_lost)
+        conn = await open_listener(self._dsn, self._dispatch, self._on_closed)
+        self._conn = conn
+        self.state = ListenerState(True, _now())
 
     async def _keep_connected(self) -> None:
-        delay = 0.5
         while True:
-            await self._lost.wait()
-            log.warning("event listener lost its connection; reconnecting")
+            await self._watch()
+            lost_at = self.state.since
+            await self._reconnect()
+            log.info("event listener reconnected; resyncing changes since %s", lost_at)
+            self._announce(None, Event("resync", since=lost_at - RESYNC_MARGIN))
+
+    async def _watch(self) -> None:
+        """Return once the connection is lost, probing it now and then."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), self._probe_seconds)
+                self._lost.clear()
+                return
+            if self._conn and not await answers(self._conn, timeout=self._probe_seconds):
+                self._on_lost("no answer to a probe")
+
+    async def _reconnect(self) -> None:
+        if self._conn:
+            self._conn.terminate()
+            self._conn = None
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 await self._connect()
-            except (OSError, asyncpg.PostgresError):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30)
+            except Exception as error:  # whatever the cause, the hub must keep trying
+                log.debug("event listener reconnect %d failed: %r", attempt, error)
+                self.state = ListenerState(False, self.state.since, repr(error)[:200])
+                await asyncio.sleep(retry_delay(attempt, cap=self._retry_cap))
                 continue
-            delay = 0.5
-            self._announce(None, RESYNC)
+            return
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _uuid(value: object) -> UUID | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from velro_graphql.db import generations, outputs
@@ -32,6 +33,13 @@ async def list_generations(
         conn, user_id, limit=size + 1, after=decode_time_key(after), filter_=filter_
     )
     return make_page(rows, first=size, total_count=total, cursor_of=cursor_of)
+
+
+async def changed_since(
+    conn: Queryable, user_id: UUID, since: datetime, *, project_id: UUID | None, limit: int
+) -> list[Generation]:
+    """Return the user's generations (or one project's) changed since `since`, latest first."""
+    return await generations.changed_since(conn, user_id, since, project_id=project_id, limit=limit)
 
 
 async def list_by_projects(

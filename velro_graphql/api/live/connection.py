@@ -38,6 +38,8 @@ INIT_TIMEOUT_SECONDS = 10.0
 # Unsent messages a connection may hold before it is closed. Results of one subscription
 # replace each other, so only a client that stops reading reaches it.
 MAX_UNSENT = 1000
+# Seconds a connection may keep sending without catching up before it is closed (1013).
+MAX_BEHIND_SECONDS = 30.0
 
 Handler = Callable[["Connection", dict[str, Any]], Awaitable[None]]
 
@@ -52,6 +54,7 @@ class Connection:
         "_handlers",
         "_init_timer",
         "_initialised",
+        "_operations",
         "_subscribers",
         "_websocket",
         "outbox",
@@ -62,12 +65,13 @@ class Connection:
         self._websocket = websocket
         self._dialect = dialect
         self._fanout = fanout
-        self.outbox = Outbox(websocket, limit=MAX_UNSENT)
+        self.outbox = Outbox(websocket, limit=MAX_UNSENT, max_behind=MAX_BEHIND_SECONDS)
         self.request_id = uuid.uuid4().hex  # quoted by masked errors
         self._address = websocket.client.host if websocket.client else None
         self._caller: Caller | None = None
         self._initialised = False
         self._subscribers: dict[str, Subscriber] = {}
+        self._operations: dict[str, asyncio.Task[None]] = {}  # queries and mutations running
         self._handlers = _HANDLERS[dialect.legacy]
         loop = asyncio.get_running_loop()
         self._init_timer = loop.call_later(INIT_TIMEOUT_SECONDS, self._init_timed_out)
@@ -83,6 +87,12 @@ class Connection:
                 if not self.outbox.closing:
                     await self._receive(received.get("text"))
         finally:
+            running = list(self._operations.values())
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            if self._caller is not None:
+                self._fanout.release(self._caller)
             self._init_timer.cancel()
             if self._expiry_timer is not None:
                 self._expiry_timer.cancel()
@@ -176,7 +186,7 @@ class Connection:
             self.outbox.close(UNAUTHORIZED, "Unauthorized")
         elif not isinstance(op_id, str):
             self._malformed("An operation needs a string id")
-        elif op_id in self._subscribers and not self._dialect.legacy:
+        elif op_id in self._operations or (op_id in self._subscribers and not self._dialect.legacy):
             self.outbox.close(DUPLICATE_ID, f"Subscriber for {op_id[:50]} already exists")
         else:
             if op_id in self._subscribers:  # graphql-ws: a start replaces its id's operation
@@ -196,6 +206,16 @@ class Connection:
                 raise
             self._record(caller, request, [])
             return
+        if len(self._operations) >= self._fanout.services.settings.max_subscriptions_per_connection:
+            raise Refused.because(
+                RateLimited("Too many operations running on this connection.", retry_after=1)
+            )
+        # A task, so that a slow query delays neither pings nor other operations' messages.
+        task = asyncio.create_task(self._execute(caller, op_id, request))
+        task.add_done_callback(lambda _task: self._operations.pop(op_id, None))
+        self._operations[op_id] = task
+
+    async def _execute(self, caller: Caller, op_id: str, request: Request) -> None:
         payload = await self._fanout.execute(caller, request, self._address)
         self.outbox.send(self._dialect.data_prefix(op_id) + payload + "}")
         self.outbox.send(message("complete", id=op_id))
@@ -233,7 +253,9 @@ class Connection:
 
     async def _stop(self, received: dict[str, Any]) -> None:
         op_id = received.get("id")
-        if isinstance(op_id, str) and op_id in self._subscribers:
+        if isinstance(op_id, str) and op_id in self._operations:
+            self._operations[op_id].cancel()  # the client no longer wants its result
+        elif isinstance(op_id, str) and op_id in self._subscribers:
             self._leave(op_id)
             if self._dialect.legacy:
                 self.outbox.send(message("complete", id=op_id))

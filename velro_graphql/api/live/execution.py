@@ -14,6 +14,7 @@ from graphql import DocumentNode, GraphQLError, execute
 
 from velro_graphql.api.errors import code_errors
 from velro_graphql.api.live.source import Item
+from velro_graphql.services.health import database_unavailable
 
 if TYPE_CHECKING:
     from collections.abc import Hashable
@@ -63,6 +64,9 @@ class Renderer:
         )
         if isawaitable(result):
             result = await result
+        for error in result.errors or ():
+            if error.original_error and database_unavailable(error.original_error):
+                raise error.original_error  # a partial state is no state: read again later
         return encode(result.data, result.errors, context)
 
 

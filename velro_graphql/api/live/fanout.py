@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from inspect import isawaitable
 from typing import Any
+from uuid import UUID
 
 import strawberry
 from graphql import (
@@ -37,6 +39,7 @@ class Fanout:
         self._verify = verify
         self.documents = Documents(schema, services.settings)
         self.feeds = Feeds(Renderer(schema), self._context)
+        self._sockets: Counter[UUID] = Counter()  # open connections per user
 
     async def admit(self, headers: Mapping[str, str], params: Mapping[str, Any]) -> Caller:
         """The caller a connection_init authenticates; spends one operation of its budget."""
@@ -46,7 +49,22 @@ class Fanout:
         if caller is None:
             raise Unauthenticated("Send Authorization in connection_init.")
         await self._spend(caller)
+        self._hold(caller)
         return caller
+
+    def release(self, caller: Caller) -> None:
+        """A connection `admit` let in has closed: its user may open another."""
+        held = self._sockets[caller.user_id] - 1
+        if held:
+            self._sockets[caller.user_id] = held
+        else:
+            del self._sockets[caller.user_id]
+
+    def _hold(self, caller: Caller) -> None:
+        bound = self.services.settings.max_websockets_per_user
+        if self._sockets[caller.user_id] >= bound:
+            raise RateLimited(f"At most {bound} open WebSockets per user.", retry_after=5)
+        self._sockets[caller.user_id] += 1
 
     async def execute(self, caller: Caller, request: Request, address: str | None) -> str:
         """Run a query or mutation once, exactly as over HTTP; its `next` payload as JSON."""

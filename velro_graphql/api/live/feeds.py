@@ -4,6 +4,9 @@ Events mark a user's feeds dirty; one flush task per user reads every dirty feed
 context (one transaction as the user, fresh loaders), renders each payload once and hands the
 same text to every subscriber of the feed. A feed already dirty is not queued again: a burst
 of events costs one read.
+
+A read that fails because the database is out of reach ends nobody: the feed keeps its pending
+changes and joiners and is read again after a capped, jittered backoff until it heals.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from velro_graphql.api.live.execution import Renderer, Selection, encode_failure
 from velro_graphql.api.live.outbox import Outbox
 from velro_graphql.api.live.source import LiveSource
 from velro_graphql.entities import Caller
-from velro_graphql.services.events import Event
+from velro_graphql.services.events import Event, retry_delay
+from velro_graphql.services.health import database_unavailable
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context
@@ -38,7 +42,17 @@ class Owner(Protocol):
 
 
 class Feed:
-    __slots__ = ("caller", "changes", "joiners", "key", "members", "selection", "source")
+    __slots__ = (
+        "caller",
+        "changes",
+        "failures",
+        "joiners",
+        "key",
+        "members",
+        "retry",
+        "selection",
+        "source",
+    )
 
     def __init__(
         self, key: FeedKey, caller: Caller, selection: Selection, source: LiveSource[object]
@@ -50,12 +64,17 @@ class Feed:
         self.members: dict[Subscriber, None] = {}
         self.joiners: dict[Subscriber, None] = {}  # waiting for their first message
         self.changes: dict[UUID | None, Event] = {}
+        self.failures = 0  # reads failed in a row, for the retry's backoff
+        self.retry: asyncio.TimerHandle | None = None
 
     def note(self, event: Event) -> bool:
         """Record an event if it concerns this feed; say whether it did."""
         if not self.source.wants(event):
             return False
-        self.changes[None if self.source.snapshot else event.id] = event
+        key = None if self.source.snapshot else event.id
+        pending = self.changes.get(key)
+        if not (pending and pending.since and event.since and pending.since < event.since):
+            self.changes[key] = event  # of two resyncs, the one reaching further back stays
         return True
 
     def take(self) -> tuple[list[Event], list[Subscriber]]:
@@ -65,6 +84,15 @@ class Feed:
         self.joiners.clear()
         self.members.update(dict.fromkeys(joiners))
         return changes, joiners
+
+    def put_back(self, changes: Sequence[Event], joiners: Sequence[Subscriber]) -> None:
+        """Undo `take` for a read that failed: the changes and joiners wait for the retry."""
+        for event in changes:
+            self.note(event)
+        for subscriber in joiners:
+            if subscriber.active:
+                self.members.pop(subscriber, None)
+                self.joiners[subscriber] = None
 
     @property
     def empty(self) -> bool:
@@ -129,6 +157,8 @@ class Feeds:
             return
         del user.feeds[feed.key]
         user.dirty.pop(feed, None)
+        if feed.retry is not None:
+            feed.retry.cancel()
         if not user.feeds:
             del self._users[feed.key[0]]
 
@@ -145,6 +175,10 @@ class Feeds:
                     self._mark(user, feed)
 
     async def close(self) -> None:
+        for user in self._users.values():
+            for feed in user.feeds.values():
+                if feed.retry is not None:
+                    feed.retry.cancel()
         flushes = [user.flush for user in self._users.values() if user.flush]
         for flush in flushes:
             flush.cancel()
@@ -179,12 +213,33 @@ class Feeds:
 
     async def _refresh(self, feed: Feed, context: Context) -> None:
         changes, joiners = feed.take()
-        if changes and not feed.source.snapshot:
-            newcomers = set(joiners)
-            members = [s for s in feed.members if s not in newcomers]
-            await self._send(feed, context, changes, members)
-            changes = []
-        await self._send(feed, context, (), list(feed.members) if changes else joiners)
+        try:
+            if changes and not feed.source.snapshot:
+                newcomers = set(joiners)
+                members = [s for s in feed.members if s not in newcomers]
+                await self._send(feed, context, changes, members)
+                changes = []
+            await self._send(feed, context, (), list(feed.members) if changes else joiners)
+        except Exception as error:  # only unavailability escapes `_send`
+            feed.put_back(changes, joiners)
+            self._retry_later(feed, error)
+            return
+        if feed.failures:
+            log.info("live read healed after %d failed attempts", feed.failures)
+            feed.failures = 0
+
+    def _retry_later(self, feed: Feed, error: BaseException) -> None:
+        if not feed.failures:
+            log.warning("live read failed (%r); retrying until the database answers", error)
+        feed.failures += 1
+        delay = retry_delay(feed.failures)
+        feed.retry = asyncio.get_running_loop().call_later(delay, self._retry, feed)
+
+    def _retry(self, feed: Feed) -> None:
+        feed.retry = None
+        user = self._users.get(feed.key[0])
+        if user is not None and user.feeds.get(feed.key) is feed:
+            self._mark(user, feed)
 
     async def _send(
         self, feed: Feed, context: Context, changes: Sequence[Event], to: list[Subscriber]
@@ -195,14 +250,23 @@ class Feeds:
         try:
             items = await feed.source.read(context, changes)
             payloads = await self._renderer.render(feed.selection, context, items)
-        except Exception as error:  # the source cannot be read: its subscriptions end
-            failure = encode_failure(error, context)
-            for subscriber in to:
-                if subscriber.active:
-                    subscriber.deliver(None, failure)
-                    subscriber.owner.end(subscriber)
+        except Exception as error:
+            if database_unavailable(error):
+                raise  # the feed retries; nobody ends
+            # The source refuses (its object is gone, say) or has a bug: its subscriptions end.
+            self._end(to, encode_failure(error, context))
             return
         for subscriber in to:
             if subscriber.active:
                 for slot, payload in payloads:
                     subscriber.deliver(slot, payload)
+        if feed.source.finished(items):
+            self._end(to, None)
+
+    @staticmethod
+    def _end(subscribers: list[Subscriber], last: str | None) -> None:
+        for subscriber in subscribers:
+            if subscriber.active:
+                if last is not None:
+                    subscriber.deliver(None, last)
+                subscriber.owner.end(subscriber)

@@ -2,7 +2,10 @@
 
 A message put under a key replaces an unsent one with the same key: a subscription's newer
 state supersedes its older one, so a slow client holds at most its latest states and never
-delays anyone else. Past `limit` unsent messages the connection is closed.
+delays anyone else. The connection is closed, with 1013 (try again later), past `limit` unsent
+messages or when it has been sending without catching up for `max_behind` seconds: a client that
+does not read must not hold the server's memory, and graphql-ws clients reconnect on 1013 and
+get the current state again.
 """
 
 from __future__ import annotations
@@ -17,11 +20,22 @@ TRY_AGAIN_LATER = 1013
 
 
 class Outbox:
-    __slots__ = ("_close", "_frames", "_limit", "_task", "_websocket", "closing")
+    __slots__ = (
+        "_behind",
+        "_close",
+        "_frames",
+        "_limit",
+        "_max_behind",
+        "_task",
+        "_websocket",
+        "closing",
+    )
 
-    def __init__(self, websocket: WebSocket, *, limit: int) -> None:
+    def __init__(self, websocket: WebSocket, *, limit: int, max_behind: float) -> None:
         self._websocket = websocket
         self._limit = limit
+        self._max_behind = max_behind
+        self._behind: asyncio.TimerHandle | None = None
         self._frames: dict[Hashable, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._close: tuple[int, str] | None = None
@@ -36,7 +50,7 @@ class Outbox:
             self._frames.clear()
             self.close(TRY_AGAIN_LATER, "Too many unsent messages.")
         elif self._task is None:
-            self._task = asyncio.create_task(self._drain())
+            self._start_drain()
 
     def send(self, frame: str) -> None:
         """Queue a message that nothing replaces (acknowledgements, errors, completions)."""
@@ -54,16 +68,38 @@ class Outbox:
         self.closing = True
         self._close = (code, reason)
         if self._task is None:
-            self._task = asyncio.create_task(self._drain())
+            self._start_drain()
 
     async def stop(self) -> None:
         """The connection is gone: drop what was not sent."""
         self.closing = True
         self._frames.clear()
+        if self._behind is not None:
+            self._behind.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+    def _start_drain(self) -> None:
+        self._task = asyncio.create_task(self._drain())
+        loop = asyncio.get_running_loop()
+        self._behind = loop.call_later(self._max_behind, self._fell_behind)
+
+    def _fell_behind(self) -> None:
+        """Sending has not caught up for `max_behind` seconds: give up on this client."""
+        stuck, self._behind = self._task, None
+        self.closing = True
+        self._frames.clear()
+        self._close = (TRY_AGAIN_LATER, "Too slow reading its messages.")
+        self._task = asyncio.create_task(self._abort())
+        if stuck is not None:
+            stuck.cancel()
+
+    async def _abort(self) -> None:
+        # The client is not reading, so even the close frame may never leave: bound the wait.
+        with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect, TimeoutError):
+            await asyncio.wait_for(self._websocket.close(*(self._close or (1000, ""))), 5)
 
     async def _drain(self) -> None:
         try:
@@ -75,4 +111,8 @@ class Outbox:
         except (OSError, RuntimeError, WebSocketDisconnect):
             self._frames.clear()  # the client is gone; its receive loop ends the connection
         finally:
-            self._task = None
+            if self._task is asyncio.current_task():
+                self._task = None
+                if self._behind is not None:
+                    self._behind.cancel()
+                    self._behind = None

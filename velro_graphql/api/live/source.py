@@ -35,5 +35,9 @@ class LiveSource(ABC, Generic[T]):
     async def read(self, context: Context, changes: Sequence[Event]) -> list[Item]:
         """The current state (no changes given) or what the changes touched, as the caller."""
 
+    def finished(self, items: Sequence[Item]) -> bool:
+        """Whether what was just read is the last state (its subscriptions then complete)."""
+        return False
+
     def __aiter__(self) -> AsyncIterator[T]:
         raise TypeError("Live sources are served by the WebSocket fan-out, not iterated.")

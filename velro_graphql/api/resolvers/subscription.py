@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import strawberry
@@ -17,11 +18,14 @@ from velro_graphql.api.live.source import Item, LiveSource
 from velro_graphql.api.types.generation import Generation
 from velro_graphql.api.types.relay import expect_global_id
 from velro_graphql.db.generations import Filter
+from velro_graphql.entities import TERMINAL_STATUSES
 from velro_graphql.errors import NotFound
 from velro_graphql.services import credits, generations
 from velro_graphql.services.events import Event
 
 Info = strawberry.Info[Context]
+# After a long outage, the most recently changed: a connection holds at most 1000 unsent messages.
+RESYNC_LIMIT = 500
 
 
 @strawberry.type
@@ -63,6 +67,11 @@ class GenerationUpdated(LiveSource[Generation]):
             raise NotFound("No such generation.", field="id")
         return [(None, Generation.from_entity(found))]
 
+    def finished(self, items: Sequence[Item]) -> bool:
+        return any(
+            isinstance(g, Generation) and g.status.value in TERMINAL_STATUSES for _, g in items
+        )
+
 
 @dataclass(frozen=True)
 class GenerationEvents(LiveSource[Generation]):
@@ -79,13 +88,22 @@ class GenerationEvents(LiveSource[Generation]):
     async def read(self, context: Context, changes: Sequence[Event]) -> list[Item]:
         if not changes:
             return await self._running(context)
-        if any(event.kind == "resync" for event in changes):
-            # Changes may have been missed: what runs now and the latest ones cover most.
-            latest = await self._page(context, None, first=20)
-            return list(dict(await self._running(context) + latest).items())
+        gap = [event.since for event in changes if event.kind == "resync" and event.since]
+        if gap:  # notifications may have been missed since then: re-read what changed
+            return await self._changed_since(context, min(gap))
         ids = list(dict.fromkeys(event.id for event in changes if event.id is not None))
         found = await context.loaders.generation_by_id.load_many(ids)
         return [(g.id, Generation.from_entity(g)) for g in found if g is not None]
+
+    async def _changed_since(self, context: Context, since: datetime) -> list[Item]:
+        found = await generations.changed_since(
+            context.session,
+            context.caller.user_id,
+            since,
+            project_id=self.project_id,
+            limit=RESYNC_LIMIT,
+        )
+        return [(g.id, Generation.from_entity(g)) for g in reversed(found)]
 
     async def _running(self, context: Context) -> list[Item]:
         found: list[Item] = []
