@@ -28,15 +28,18 @@ async def open_services(settings: Settings, *, run_worker: bool = False) -> Asyn
         stack.push_async_callback(hub.stop)
         if run_worker:
             await stack.enter_async_context(running_worker(runtime))
+        verifier, rate_limits = make_verifier(settings), RateLimits(settings)
+        await verifier.watch_keys(runtime.readiness)
+        await rate_limits.watch(runtime.readiness)
         yield Services(
             runtime=runtime,
-            verifier=make_verifier(settings),
+            verifier=verifier,
             hub=hub,
             webhooks=FalWebhookVerifier(
                 settings.fal_webhook_jwks_url, runtime.http, user_id=settings.fal_user_id
             ),
             creates_auth_users=not await users.supabase_auth_present(runtime.pool),
-            rate_limits=RateLimits(settings),
+            rate_limits=rate_limits,
             persisted_queries=PersistedQueries(
                 known_file=settings.persisted_queries_file,
                 only_known=settings.persisted_queries_only,
