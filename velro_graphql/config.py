@@ -56,6 +56,8 @@ class Settings(BaseSettings):
         default=None, ge=1, description="Overrides every model's deadline (tests, operations)."
     )
     provider_poll_seconds: float = Field(default=1.0, ge=0)
+    # How long fal's open circuit refuses calls before one probe call may close it.
+    provider_circuit_cool_down_seconds: float = Field(default=30.0, gt=0)
     worker_idle_seconds: float = Field(default=0.5, gt=0)
     worker_lease_seconds: int = Field(default=60, ge=5)
     worker_concurrency: int = Field(default=8, ge=1, le=256)
@@ -71,6 +73,11 @@ class Settings(BaseSettings):
     max_video_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
     max_websockets_per_user: int = Field(default=10, ge=1, le=10_000)
+
+    # Readiness (README "Readiness"): how often dependencies are probed in the background.
+    readiness_check_seconds: float = Field(default=15.0, gt=0)
+    readiness_retry_max_seconds: float = Field(default=30.0, gt=0)
+    readiness_misconfigured_retry_seconds: float = Field(default=300.0, gt=0)
 
     # Abuse resistance (README "Security").
     rate_limit_operations_per_minute: int = Field(default=60, ge=1)

@@ -3,6 +3,7 @@ rotation, unknown kids, algorithm confusion and an endpoint that fails."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 
@@ -24,6 +25,7 @@ from tests.api.auth_tokens import (
 )
 from velro_graphql.api import auth
 from velro_graphql.api.auth import Caller, TokenVerifier
+from velro_graphql.services.readiness import Backoff, open_readiness
 
 
 async def test_es256_token_from_jwks_is_accepted(verifier: TokenVerifier, keys: Keys) -> None:
@@ -144,3 +146,36 @@ async def test_jwks_that_is_not_json_is_refused_not_raised(
     refused = await assert_refused(verifier, sign_es256(keys.ec_key, user_claims(), "ec-1"))
 
     assert refused.message == "Signing keys are unavailable."
+
+
+async def test_readiness_reports_a_failing_jwks_until_it_is_back(
+    jwks_server: JwksServer, verifier: TokenVerifier, keys: Keys
+) -> None:
+    jwks_server.body = b"<html>502 Bad Gateway</html>"
+    async with open_readiness(Backoff(check_seconds=0.05, retry_max_seconds=0.05)) as readiness:
+        await verifier.watch_keys(readiness)
+        [failing] = readiness.failing()
+        assert (failing.name, failing.state) == ("auth", "down")
+        assert failing.blocking is False  # the HS256 secret still verifies legacy tokens
+        assert failing.reason is not None and "not a usable key set" in failing.reason
+
+        jwks_server.body = None
+        async with asyncio.timeout(5):
+            while readiness.failing():
+                await asyncio.sleep(0.02)
+        fetched = jwks_server.requests
+        caller = await verifier.verify(sign_es256(keys.ec_key, user_claims(), kid="ec-1"))
+
+    assert isinstance(caller, Caller)
+    assert jwks_server.requests == fetched  # the probe had already fetched the keys
+
+
+async def test_without_a_secret_a_failing_jwks_makes_the_process_unready(
+    jwks_server: JwksServer,
+) -> None:
+    verifier = TokenVerifier(hs256_secret=None, jwks_url=jwks_server.url, issuer=ISSUER)
+    jwks_server.body = b"{}"
+    async with open_readiness(Backoff()) as readiness:
+        await verifier.watch_keys(readiness)
+        [failing] = readiness.failing()
+    assert failing.blocking is True

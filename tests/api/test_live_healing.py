@@ -97,6 +97,7 @@ async def test_a_terminated_listener_heals_and_resends_what_changed_meanwhile(
         await until_listener(server, connected=False)
         status, body = await ready_status(server)
         assert (status, body["checks"]["listener"]) == (503, False)
+        assert body["failing"]["listener"].startswith("the LISTEN connection is down since")
         await db.execute("UPDATE generations SET progress = 0.5 WHERE id = $1", generation)
         await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
 

@@ -1,7 +1,8 @@
 """A fake Supabase Storage server speaking the HTTP paths storage3 calls, run by uvicorn.
 
 `serve(app)` runs any ASGI app on 127.0.0.1 in a background thread; `running_fake_storage()`
-runs a `FakeStorage` and yields it with its `url` (the project URL, without /storage/v1).
+runs a `FakeStorage` and yields it with its `url` (the project URL, without /storage/v1). The
+project's (empty, as for a legacy HS256 project) JWKS is served at the same URL, as Supabase does.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class FakeStorage:
     requests: list[tuple[str, str]] = field(default_factory=list)
     tokens: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     _failures: list[tuple[int, bytes] | None] = field(default_factory=list)
+    # While set, every Storage request is answered with it (an outage, a rotated key).
+    outage: tuple[int, bytes] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fail_next(
@@ -66,6 +69,14 @@ class FakeStorage:
         payload = body if body is not None else _error_body(str(status), "Injected", "failure")
         with self._lock:
             self._failures.extend([None] * after + [(status, payload)] * n)
+
+    def go_down(self, status: int = 503, *, body: bytes | None = None) -> None:
+        """Answer every Storage request with `status` until `come_back()`."""
+        payload = body if body is not None else _error_body(str(status), "Outage", "down")
+        self.outage = (status, payload)
+
+    def come_back(self) -> None:
+        self.outage = None
 
     def add_bucket(self, bucket_id: str, *, public: bool = False, **options: Any) -> None:
         now = datetime.now(UTC).isoformat()
@@ -81,6 +92,7 @@ class FakeStorage:
             store.clear()
         self.uploads.clear()
         self.requests.clear()
+        self.outage = None
         with self._lock:
             self._failures.clear()
 
@@ -98,8 +110,12 @@ class FakeStorage:
             Route(prefix + "/object/sign/{bucket}/{path:path}", self.read_signed, methods=["GET"]),
             Route(prefix + "/object/{bucket}", self.remove, methods=["DELETE"]),
             Route(prefix + "/object/{bucket}/{path:path}", self.upload, methods=["POST"]),
+            Route("/auth/v1/.well-known/jwks.json", self.jwks, methods=["GET"]),
         ]
         return _Guard(self, Starlette(routes=routes))
+
+    async def jwks(self, request: Request) -> Response:
+        return JSONResponse({"keys": []})
 
     async def list_buckets(self, request: Request) -> Response:
         return JSONResponse(list(self.buckets.values()))
@@ -177,7 +193,7 @@ class _Guard:
         self.app = app
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and scope["path"].startswith("/storage/"):
             request = Request(scope)
             self.fake.requests.append((request.method, request.url.path))
             refusal = self._refusal(request)
@@ -187,7 +203,7 @@ class _Guard:
         await self.app(scope, receive, send)
 
     def _refusal(self, request: Request) -> Response | None:
-        failure = self.fake.take_failure()
+        failure = self.fake.take_failure() or self.fake.outage
         if failure is not None:
             return Response(failure[1], status_code=failure[0])
         path = request.url.path
@@ -225,11 +241,11 @@ def _error(http_status: int, status: str, error: str, message: str) -> Response:
 
 
 @contextmanager
-def serve(app: ASGIApp) -> Iterator[str]:
-    """Run `app` with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL."""
+def serve(app: ASGIApp, *, port: int = 0) -> Iterator[str]:
+    """Run `app` with uvicorn on 127.0.0.1 (a free port by default) in a thread; yield its URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     config = uvicorn.Config(
         app, lifespan="off", ws="none", http="h11", log_level="warning",
         access_log=False, timeout_graceful_shutdown=1,
@@ -250,9 +266,9 @@ def serve(app: ASGIApp) -> Iterator[str]:
 
 
 @contextmanager
-def running_fake_storage() -> Iterator[FakeStorage]:
+def running_fake_storage(*, port: int = 0) -> Iterator[FakeStorage]:
     """Run a FakeStorage; its `url` is what SUPABASE_URL would be."""
     fake = FakeStorage()
-    with serve(fake.app()) as url:
+    with serve(fake.app(), port=port) as url:
         fake.url = url
         yield fake

@@ -123,9 +123,10 @@ async def test_write_failures_are_storage_errors(storage: LocalStorage) -> None:
         await storage.put("generations", "u1/a.png/b.png", b"x", content_type="image/png")
 
 
-async def test_ready_when_the_root_is_writable(storage: LocalStorage, tmp_path: Path) -> None:
-    assert await storage.ready()
+async def test_prepare_needs_a_writable_root(storage: LocalStorage, tmp_path: Path) -> None:
+    await storage.prepare()
     blocked = LocalStorage(tmp_path / "file" / "root", secret=SECRET, base_url=BASE_URL)
     (tmp_path / "file").write_text("not a directory")
-    assert not await blocked.ready()
+    with pytest.raises(StorageError, match="cannot write under"):
+        await blocked.prepare()
     await storage.close()

@@ -7,7 +7,12 @@ import httpx
 import pytest
 
 from tests.fakes.supabase_storage import FakeStorage, running_fake_storage
-from velro_graphql.storage.base import GENERATIONS_BUCKET, THUMBNAILS_BUCKET, StorageError
+from velro_graphql.storage.base import (
+    GENERATIONS_BUCKET,
+    THUMBNAILS_BUCKET,
+    StorageError,
+    StorageRefused,
+)
 from velro_graphql.storage.supabase import MB, SupabaseStorage
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -112,17 +117,33 @@ async def test_http_failures_become_storage_errors(
         await storage.remove(GENERATIONS_BUCKET, ["u1/a.png"])
 
 
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (400, b'{"statusCode": "403", "error": "Unauthorized", "message": "invalid signature"}'),
+        (403, b'{"statusCode": "403", "error": "Unauthorized", "message": "no"}'),
+        (401, b'{"message": "Invalid API key"}'),  # the API gateway's own answer
+    ],
+)
+async def test_a_refused_key_is_a_misconfiguration(
+    fake: FakeStorage, storage: SupabaseStorage, status: int, body: bytes
+) -> None:
+    fake.fail_next(status=status, body=body)
+
+    with pytest.raises(StorageRefused, match="Supabase refused the service key"):
+        await storage.prepare()
+
+
 async def test_a_wrong_key_is_refused(fake: FakeStorage) -> None:
     storage = SupabaseStorage(fake.url, "some-other-key")
     try:
-        with pytest.raises(StorageError, match="403"):
+        with pytest.raises(StorageRefused, match=r"403.*SUPABASE_SERVICE_ROLE_KEY"):
             await storage.put(GENERATIONS_BUCKET, "u1/a.png", PNG, content_type="image/png")
-        assert await storage.ready() is False
     finally:
         await storage.close()
 
 
-async def test_an_unreachable_server_is_a_storage_error_and_not_ready() -> None:
+async def test_an_unreachable_server_is_a_storage_error() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -130,23 +151,27 @@ async def test_an_unreachable_server_is_a_storage_error_and_not_ready() -> None:
     try:
         with pytest.raises(StorageError, match="ConnectError"):
             await storage.put(GENERATIONS_BUCKET, "u1/a.png", PNG, content_type="image/png")
-        assert await storage.ready() is False
+        with pytest.raises(StorageError, match="ConnectError"):
+            await storage.prepare()
     finally:
         await storage.close()
 
 
-async def test_ready_lists_buckets(fake: FakeStorage, storage: SupabaseStorage) -> None:
-    assert await storage.ready() is True
+async def test_an_outage_is_not_a_refusal(fake: FakeStorage, storage: SupabaseStorage) -> None:
     fake.fail_next(status=503)
-    assert await storage.ready() is False
+    with pytest.raises(StorageError, match="503") as failed:
+        await storage.prepare()
+    assert not isinstance(failed.value, StorageRefused)
+    await storage.prepare()
 
 
-async def test_ensure_buckets_creates_the_private_buckets_once(
-    fake: FakeStorage, storage: SupabaseStorage
-) -> None:
+async def test_ensure_buckets_creates_the_private_buckets_once(fake: FakeStorage) -> None:
     del fake.buckets[GENERATIONS_BUCKET]
+    storage = SupabaseStorage(
+        fake.url, fake.service_key, max_image_bytes=5 * MB, max_video_bytes=50 * MB
+    )
 
-    created = await storage.ensure_buckets(max_image_bytes=5 * MB, max_video_bytes=50 * MB)
+    created = await storage.ensure_buckets()
 
     assert created == [GENERATIONS_BUCKET, THUMBNAILS_BUCKET]
     generations, thumbnails = fake.buckets[GENERATIONS_BUCKET], fake.buckets[THUMBNAILS_BUCKET]
@@ -155,6 +180,7 @@ async def test_ensure_buckets_creates_the_private_buckets_once(
     assert (thumbnails["public"], thumbnails["file_size_limit"]) == (False, 5 * MB)
     assert thumbnails["allowed_mime_types"] == ["image/webp"]
     assert await storage.ensure_buckets() == []
+    await storage.close()
 
 
 async def test_ensure_buckets_makes_a_public_bucket_private(

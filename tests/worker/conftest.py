@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -203,15 +203,21 @@ class App:
     worker: Harness  # over the app's own runtime
 
 
-@pytest.fixture
-async def app(fal_settings: Settings) -> AsyncIterator[App]:
+@asynccontextmanager
+async def open_app(fal_settings: Settings, **overrides: Any) -> AsyncIterator[App]:
     """The whole HTTP app in-process, on the fake fal, with webhooks to `APP_URL`; its jobs
     poll only every 30 s on their own, so a test sees what wakes them."""
     settings = fal_settings.model_copy(
-        update={"public_base_url": APP_URL, "provider_poll_seconds": 30.0}
+        update={"public_base_url": APP_URL, "provider_poll_seconds": 30.0, **overrides}
     )
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url=APP_URL) as http:
             yield App(http, Harness(application.state.services.runtime))
+
+
+@pytest.fixture
+async def app(fal_settings: Settings) -> AsyncIterator[App]:
+    async with open_app(fal_settings) as opened:
+        yield opened

@@ -3,11 +3,14 @@ watch, transient failures that must not cost twice, and failures that must refun
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from typing import Any
 
 from tests.fakes.fal_payloads import FLAGGED, SEED, png
 from tests.fakes.fal_server import FakeFal
+from tests.worker.conftest import open_app
+from velro_graphql.config import Settings
 from velro_graphql.worker.runner import running_worker
 
 
@@ -192,4 +195,24 @@ async def test_readiness_reports_the_open_circuit(fake: FakeFal, app: Any) -> No
         "listener": True,
         "provider": False,
     }
+    assert list(body["failing"]) == ["provider"]
+    assert body["failing"]["provider"].startswith("fal's circuit breaker is open")
     assert (await app.worker.generation(generation.id)).status == "QUEUED"
+
+
+async def test_readiness_recovers_with_the_circuit(fake: FakeFal, fal_settings: Settings) -> None:
+    async with open_app(fal_settings, provider_circuit_cool_down_seconds=0.3) as app:
+        caller = await app.worker.user()
+        generation = await app.worker.start(caller)
+        fake.fail_next("submit", [503] * 5)
+        for _ in range(5):
+            await app.worker.step(wake=True)
+        assert (await app.http.get("/ready")).status_code == 503
+
+        await asyncio.sleep(0.3)  # the cool-down: one probe call may go through
+        assert (await app.http.get("/ready")).json()["providers"]["fal"]["circuit"] == "half_open"
+        await app.worker.step(wake=True)  # fal answers again: the circuit closes
+
+        ready = await app.http.get("/ready")
+        assert ready.status_code == 200 and ready.json()["failing"] == {}
+        assert (await app.worker.generation(generation.id)).provider_request_id is not None

@@ -12,6 +12,7 @@ import jwt
 
 from velro_graphql.entities import Caller
 from velro_graphql.errors import ConfigError, Unauthenticated
+from velro_graphql.services.readiness import Dependency, Readiness, Unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,14 @@ class TokenVerifier:
         self._leeway = leeway
         self._signature_hint = signature_hint
         self._verified: dict[str, Caller] = {}
+
+    async def watch_keys(self, readiness: Readiness) -> None:
+        """Report the JWKS's state in readiness and keep it fetched (when there is one)."""
+        jwks, has_secret = self._jwks, self._secret is not None
+        if jwks is not None:
+            # With an HS256 secret too, only asymmetric tokens fail while the JWKS is away.
+            keys = Dependency("auth", blocking=not has_secret)
+            await readiness.watch(keys, lambda: _check_jwks(jwks, has_secret=has_secret))
 
     async def verify(self, token: str) -> Caller:
         # A browser sends the same token with every request until it refreshes it: verifying
@@ -179,6 +188,19 @@ async def _fetch_signing_key(jwks: jwt.PyJWKClient, kid: str) -> jwt.PyJWK:
         # A JWKS endpoint answering with something that is not a usable key set.
         logger.warning("Cannot use the JWKS: %r", exc)
         raise Unauthenticated("Signing keys are unavailable.") from None
+
+
+async def _check_jwks(jwks: jwt.PyJWKClient, *, has_secret: bool) -> None:
+    """Fetch the JWK set when its cache is empty or stale; raise Unavailable if it cannot be."""
+    try:
+        await asyncio.to_thread(jwks.get_jwk_set)
+    except jwt.PyJWKSetError:
+        if not has_secret:  # a legacy (HS256) project publishes an empty set
+            raise Unavailable(f"The JWKS at {jwks.uri} has no usable keys") from None
+    except jwt.PyJWKClientConnectionError as exc:
+        raise Unavailable(f"Cannot fetch the JWKS at {jwks.uri}: {exc}") from None
+    except (jwt.PyJWTError, OSError, ValueError) as exc:
+        raise Unavailable(f"The JWKS at {jwks.uri} is not a usable key set: {exc!r}") from None
 
 
 def _reason(exc: jwt.PyJWTError) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import logging
 import mimetypes
-from collections.abc import Awaitable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -15,7 +14,7 @@ from velro_graphql.api.auth import bearer_token
 from velro_graphql.api.context import Services
 from velro_graphql.providers.fal_webhooks import InvalidWebhook, WebhookKeysUnavailable
 from velro_graphql.services import webhooks
-from velro_graphql.services.health import database_ready
+from velro_graphql.services.health import check_readiness
 from velro_graphql.storage.local import LocalStorage
 
 log = logging.getLogger(__name__)
@@ -32,27 +31,23 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
+# The boolean checks /ready has always had, for clients that read them.
+_CHECKS = ("database", "storage", "listener", "provider")
+
+
 @router.get("/ready")
 async def ready(request: Request) -> JSONResponse:
-    services = _services(request)
-    checks = {
-        "database": await _check(database_ready(services.pool)),
-        "storage": await _check(services.runtime.storage.ready()),
-        "listener": services.hub.connected,  # live updates stop while it is down
+    runtime = _services(request).runtime
+    report = await check_readiness(runtime)
+    checks = {name: name not in report.failing for name in _CHECKS}
+    body = {
+        "ready": report.ready,
+        "checks": checks,
+        "providers": {name: p.health() for name, p in runtime.providers.items()},
+        "failing": report.failing,
+        "degraded": report.degraded,
     }
-    providers = {name: p.health() for name, p in services.runtime.providers.items()}
-    provider_ok = providers[services.runtime.default_provider].get("circuit") != "open"
-    ok = all(checks.values()) and provider_ok
-    body = {"ready": ok, "checks": {**checks, "provider": provider_ok}, "providers": providers}
-    return JSONResponse(body, status_code=200 if ok else 503)
-
-
-async def _check(probe: Awaitable[bool]) -> bool:
-    try:
-        return await probe
-    except Exception:
-        log.warning("readiness check failed", exc_info=True)
-        return False
+    return JSONResponse(body, status_code=200 if report.ready else 503)
 
 
 @router.get("/metrics")

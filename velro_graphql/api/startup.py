@@ -12,7 +12,7 @@ from velro_graphql.api.telemetry import Metrics
 from velro_graphql.config import Settings
 from velro_graphql.providers.fal_webhooks import FalWebhookVerifier
 from velro_graphql.services import users
-from velro_graphql.services.events import EventHub
+from velro_graphql.services.events import EventHub, ListenerReadiness
 from velro_graphql.services.rate_limits import RateLimits
 from velro_graphql.services.runtime import open_runtime
 from velro_graphql.worker.runner import running_worker
@@ -26,17 +26,21 @@ async def open_services(settings: Settings, *, run_worker: bool = False) -> Asyn
         hub = EventHub(runtime.dsn)
         await hub.start()
         stack.push_async_callback(hub.stop)
+        runtime.readiness.add(ListenerReadiness(hub))
         if run_worker:
             await stack.enter_async_context(running_worker(runtime))
+        verifier, rate_limits = make_verifier(settings), RateLimits(settings)
+        await verifier.watch_keys(runtime.readiness)
+        await rate_limits.watch(runtime.readiness)
         yield Services(
             runtime=runtime,
-            verifier=make_verifier(settings),
+            verifier=verifier,
             hub=hub,
             webhooks=FalWebhookVerifier(
                 settings.fal_webhook_jwks_url, runtime.http, user_id=settings.fal_user_id
             ),
             creates_auth_users=not await users.supabase_auth_present(runtime.pool),
-            rate_limits=RateLimits(settings),
+            rate_limits=rate_limits,
             persisted_queries=PersistedQueries(
                 known_file=settings.persisted_queries_file,
                 only_known=settings.persisted_queries_only,

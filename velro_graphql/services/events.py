@@ -20,6 +20,7 @@ from uuid import UUID
 import asyncpg
 
 from velro_graphql.db.listen import answers, open_listener
+from velro_graphql.services.readiness import State
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,26 @@ class ListenerState:
     connected: bool
     since: datetime
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ListenerReadiness:
+    """The hub's LISTEN connection as /ready reads it: live updates stop while it is down."""
+
+    hub: EventHub
+    name: str = "listener"
+    blocking: bool = True
+
+    @property
+    def state(self) -> State:
+        return "up" if self.hub.connected else "down"
+
+    @property
+    def reason(self) -> str | None:
+        state = self.hub.state
+        if state.connected:
+            return None
+        return f"the LISTEN connection is down since {state.since.isoformat()}: {state.reason}"
 
 
 # Called with the user whose objects changed, or None for every user (a resync).

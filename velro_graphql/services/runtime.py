@@ -12,11 +12,20 @@ from velro_graphql.config import Settings
 from velro_graphql.db.database import open_database
 from velro_graphql.db.pool import Pool
 from velro_graphql.providers.base import Provider
+from velro_graphql.providers.breaker import CircuitBreaker
 from velro_graphql.providers.fal import FalProvider
 from velro_graphql.providers.simulator import SimulatorProvider
 from velro_graphql.services import catalog
 from velro_graphql.services.catalog import Model
-from velro_graphql.storage.base import Storage
+from velro_graphql.services.readiness import (
+    Backoff,
+    Dependency,
+    ProviderCircuit,
+    Readiness,
+    Unavailable,
+    open_readiness,
+)
+from velro_graphql.storage.base import Storage, StorageError, StorageRefused
 from velro_graphql.storage.local import LocalStorage
 from velro_graphql.storage.supabase import SupabaseStorage
 
@@ -30,6 +39,7 @@ class Runtime:
     storage: Storage
     http: httpx.AsyncClient
     models: dict[str, Model]
+    readiness: Readiness
 
     @property
     def default_provider(self) -> str:
@@ -39,21 +49,49 @@ class Runtime:
 
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Open the database (migrated when embedded, catalog mirrored), providers and storage."""
+    """Open the database (migrated when embedded, catalog mirrored), providers and storage;
+    storage that is down at start is retried in the background (see `readiness`)."""
     settings.check()
     models = catalog.load_catalog()
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(open_database(settings))
         await catalog.mirror_catalog(database.pool, models)
-        yield Runtime(
+        providers = await _providers(settings, stack)
+        storage = await _storage(settings, stack)
+        http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
+        # Entered last, so its probes stop before what they probe closes.
+        readiness = await stack.enter_async_context(open_readiness(_backoff(settings)))
+        runtime = Runtime(
             settings=settings,
             dsn=database.dsn,
             pool=database.pool,
-            providers=await _providers(settings, stack),
-            storage=await _storage(settings, stack),
-            http=await stack.enter_async_context(httpx.AsyncClient(timeout=30)),
+            providers=providers,
+            storage=storage,
+            http=http,
             models={m.id: m for m in models},
+            readiness=readiness,
         )
+        readiness.add(ProviderCircuit(providers[runtime.default_provider]))
+        await readiness.watch(Dependency("storage"), lambda: _prepare(storage))
+        yield runtime
+
+
+def _backoff(settings: Settings) -> Backoff:
+    return Backoff(
+        check_seconds=settings.readiness_check_seconds,
+        retry_max_seconds=settings.readiness_retry_max_seconds,
+        misconfigured_seconds=settings.readiness_misconfigured_retry_seconds,
+    )
+
+
+async def _prepare(storage: Storage) -> None:
+    """Create the buckets (once they can be), or say why storage cannot be used."""
+    try:
+        await storage.prepare()
+    except StorageRefused as error:
+        raise Unavailable(str(error), misconfigured=True) from error
+    except StorageError as error:
+        raise Unavailable(str(error)) from error
 
 
 async def _providers(settings: Settings, stack: AsyncExitStack) -> dict[str, Provider]:
@@ -66,7 +104,9 @@ async def _providers(settings: Settings, stack: AsyncExitStack) -> dict[str, Pro
     }
     if settings.fal_key:
         providers["fal"] = FalProvider(
-            settings.fal_key, poll_interval=settings.provider_poll_seconds
+            settings.fal_key,
+            poll_interval=settings.provider_poll_seconds,
+            breaker=CircuitBreaker(cool_down=settings.provider_circuit_cool_down_seconds),
         )
     for provider in providers.values():
         stack.push_async_callback(provider.close)
@@ -75,11 +115,13 @@ async def _providers(settings: Settings, stack: AsyncExitStack) -> dict[str, Pro
 
 async def _storage(settings: Settings, stack: AsyncExitStack) -> Storage:
     if settings.supabase_url and settings.supabase_service_role_key:
-        supabase = SupabaseStorage(settings.supabase_url, settings.supabase_service_role_key)
-        stack.push_async_callback(supabase.close)
-        await supabase.ensure_buckets(
-            max_image_bytes=settings.max_image_bytes, max_video_bytes=settings.max_video_bytes
+        supabase = SupabaseStorage(
+            settings.supabase_url,
+            settings.supabase_service_role_key,
+            max_image_bytes=settings.max_image_bytes,
+            max_video_bytes=settings.max_video_bytes,
         )
+        stack.push_async_callback(supabase.close)
         return supabase
     local = LocalStorage(
         settings.velro_home / "files",

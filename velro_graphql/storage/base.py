@@ -12,6 +12,10 @@ class StorageError(Exception):
     """The storage backend failed; the caller may retry later."""
 
 
+class StorageRefused(StorageError):
+    """The backend refused our credentials: a configuration to fix, not an outage to wait out."""
+
+
 class Storage(Protocol):
     name: str
 
@@ -25,8 +29,9 @@ class Storage(Protocol):
 
     async def remove(self, bucket: str, paths: list[str]) -> None: ...
 
-    async def ready(self) -> bool:
-        """Whether the backend answers (for /ready)."""
+    async def prepare(self) -> None:
+        """Create what the backend needs (buckets, directories) and check that it answers;
+        raise StorageError (StorageRefused for refused credentials) saying why not."""
         ...
 
     async def close(self) -> None: ...

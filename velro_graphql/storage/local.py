@@ -104,9 +104,10 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"Could not remove files from {bucket}: {exc}") from exc
 
-    async def ready(self) -> bool:
-        """Whether the root directory exists (or can be made) and is writable."""
-        return await asyncio.to_thread(_writable_dir, self.root)
+    async def prepare(self) -> None:
+        """Make the root directory if needed; raise StorageError if it is not writable."""
+        if not await asyncio.to_thread(_writable_dir, self.root):
+            raise StorageError(f"Local storage cannot write under {self.root}")
 
     async def close(self) -> None:
         return None

@@ -11,19 +11,35 @@ from storage3.exceptions import StorageApiError
 from storage3.types import CreateOrUpdateBucketOptions, FileOptions
 from storage3.utils import StorageException
 
-from velro_graphql.storage.base import GENERATIONS_BUCKET, THUMBNAILS_BUCKET, StorageError
+from velro_graphql.storage.base import (
+    GENERATIONS_BUCKET,
+    THUMBNAILS_BUCKET,
+    StorageError,
+    StorageRefused,
+)
 from velro_graphql.storage.media import IMAGE_TYPES, VIDEO_TYPES
 
 MB = 1024 * 1024
 # Batch sizes for one sign / remove request, well under the Storage API's limits.
 _SIGN_BATCH = 500
 _REMOVE_BATCH = 1000
+_REFUSED = frozenset({"401", "403"})
 
 
 class SupabaseStorage:
     name = "supabase"
 
-    def __init__(self, url: str, service_key: str, *, timeout: float = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        service_key: str,
+        *,
+        timeout: float = 30,
+        max_image_bytes: int = 50 * MB,
+        max_video_bytes: int = 500 * MB,
+    ) -> None:
+        self._max_image_bytes = max_image_bytes
+        self._max_video_bytes = max_video_bytes
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), http2=True
         )
@@ -53,24 +69,16 @@ class SupabaseStorage:
             with _storage_errors(f"remove {len(batch)} paths from {bucket}"):
                 await self._client.from_(bucket).remove(batch)
 
-    async def ready(self) -> bool:
-        """Whether Storage answers a bucket listing with the service key."""
-        try:
-            with _storage_errors("list buckets"):
-                await self._client.list_buckets()
-        except StorageError:
-            return False
-        return True
+    async def prepare(self) -> None:
+        await self.ensure_buckets()
 
-    async def ensure_buckets(
-        self, *, max_image_bytes: int = 50 * MB, max_video_bytes: int = 500 * MB
-    ) -> list[str]:
+    async def ensure_buckets(self) -> list[str]:
         """Create the private generations and thumbnails buckets when absent; return new ones."""
         wanted = {
             GENERATIONS_BUCKET: _bucket_options(
-                max(max_image_bytes, max_video_bytes), [*IMAGE_TYPES, *VIDEO_TYPES]
+                max(self._max_image_bytes, self._max_video_bytes), [*IMAGE_TYPES, *VIDEO_TYPES]
             ),
-            THUMBNAILS_BUCKET: _bucket_options(max_image_bytes, ["image/webp"]),
+            THUMBNAILS_BUCKET: _bucket_options(self._max_image_bytes, ["image/webp"]),
         }
         with _storage_errors("list buckets"):
             existing = {bucket.id: bucket for bucket in await self._client.list_buckets()}
@@ -112,12 +120,25 @@ def _is_duplicate(exc: BaseException | None) -> bool:
     return isinstance(exc, StorageApiError) and str(exc.status) == "409"
 
 
+def _is_refusal(exc: StorageApiError) -> bool:
+    """Whether Storage refused the key: its body's status (Storage answers a bad key with HTTP
+    400 and statusCode 403) or the HTTP status (the API gateway answers 401 itself)."""
+    response = getattr(exc.__cause__, "response", None)
+    http_status = str(response.status_code) if isinstance(response, httpx.Response) else ""
+    return str(exc.status) in _REFUSED or http_status in _REFUSED
+
+
 @contextmanager
 def _storage_errors(action: str) -> Iterator[None]:
     """Turn whatever storage3 or httpx raises into StorageError, keeping the status."""
     try:
         yield
     except StorageApiError as exc:
+        if _is_refusal(exc):
+            raise StorageRefused(
+                f"Supabase refused the service key ({action}: {exc.status} {exc.message});"
+                " check SUPABASE_SERVICE_ROLE_KEY"
+            ) from exc
         raise StorageError(f"Storage could not {action}: {exc.status} {exc.message}") from exc
     except (StorageException, httpx.HTTPError, ValueError) as exc:
         raise StorageError(f"Storage could not {action}: {exc!r}") from exc
