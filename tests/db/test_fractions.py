@@ -6,10 +6,9 @@ import random
 
 import asyncpg
 
-from velro_graphql.db import json_reads
-from velro_graphql.db.json_reads import round_fraction
+from velro_graphql.db.read_model import FORMAT_SQL, round_fraction
 
-SQL = json_reads._FORMATS["fraction"].format(column="v")
+SQL = FORMAT_SQL["fraction"].format(column="v")
 
 
 async def test_python_and_sql_round_every_stored_fraction_alike(database_url: str) -> None:
