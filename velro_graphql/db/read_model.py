@@ -124,14 +124,15 @@ LINKS: Mapping[tuple[str, str], Link] = {
 FORMAT_SQL: Mapping[Format, str] = {
     "value": "{column}",
     "upper": "upper({column})",
-    "fraction": "round({column}::numeric, 3)::float8",
+    # JSON text as Python prints the float: 0.063, 0.5, 1.0 (never 1 or 0.500).
+    "fraction": r"regexp_replace(rtrim(round({column}::numeric, 3)::text, '0'), '\.$', '.0')::json",
     "iso": "velro.iso({column})",
 }
 
 
 def round_fraction(value: float | None) -> float | None:
-    """A stored `real` fraction to 3 decimals exactly as the "fraction" SQL rounds it: Postgres
-    reads a real as its 6 significant digits and rounds halves up."""
+    """A stored `real` fraction to 3 decimals exactly as the "fraction" SQL rounds and prints
+    it: Postgres reads a real as its 6 significant digits and rounds halves up."""
     if value is None:
         return None
     return float(Decimal(f"{value:.6g}").quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
