@@ -10,7 +10,7 @@ from graphql import parse
 
 from tests.conftest import counting_statements
 from tests.factories import make_generation, make_project
-from velro_graphql.api.compiled_plan import plan_for
+from velro_graphql.api.compiled_plan import Fallback, plan_for
 from velro_graphql.api.context import Context
 from velro_graphql.api.schema import build_schema
 
@@ -80,9 +80,8 @@ async def test_both_paths_give_the_same_result(client: Any, alice: Any, document
     per_field = build_schema(settings.model_copy(update={"compiled_reads": False}))
     compiled = build_schema(settings)
     variables = {"first": 10, "after": None}
-    assert (
-        plan_for(compiled._schema, parse(document), document, None, variables) is not None
-    )  # not a fallback
+    plan = plan_for(compiled._schema, parse(document), document, None, variables)
+    assert isinstance(plan, tuple)  # not a fallback
     slow = await run(client, alice, per_field, document, variables)
     fast = await run(client, alice, compiled, document, variables)
     assert slow.errors is None and fast.errors is None
@@ -156,7 +155,7 @@ async def test_what_per_field_execution_merges_takes_the_ordinary_path(
 ) -> None:
     settings = client.services.settings
     compiled = build_schema(settings)
-    assert plan_for(compiled._schema, parse(document), document, None, {}) is None
+    assert isinstance(plan_for(compiled._schema, parse(document), document, None, {}), Fallback)
     per_field = build_schema(settings.model_copy(update={"compiled_reads": False}))
     fast = await run(client, alice, compiled, document, {})
     slow = await run(client, alice, per_field, document, {})
@@ -180,7 +179,7 @@ async def test_a_failing_compiled_read_is_answered_per_field_and_frees_its_conne
     async def broken(*args: Any) -> str:
         raise RuntimeError("statement failed")
 
-    monkeypatch.setattr(compiled_module, "fetch_json_text", broken)
+    monkeypatch.setattr(compiled_module, "fetch_json", broken)
     schema = build_schema(client.services.settings)
     pool = client.services.pool
     for _ in range(pool.get_max_size() + 2):

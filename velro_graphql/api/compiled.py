@@ -1,10 +1,11 @@
 """The compiled read path: hot read-only queries answered by Postgres as JSON in one statement.
 
-Queries made only of what `db.json_reads` can build (the caller, projects and generations with
-their scalar fields, pages and cursors) skip per-field execution: the document is planned once
-per text and variables, and the result is the statement's JSON. Anything else (other fields,
-directives, bad arguments) runs through strawberry as usual, which also produces every error.
-A test runs both paths on the same documents and compares their results.
+Queries made only of what the read model declares (the caller, projects and generations with
+their scalar fields, pages, filters and cursors) skip per-field execution: the document is
+planned once per text and variables, and the result is the statement's JSON. Anything else
+(other fields, directives, bad arguments) runs through strawberry as usual, which also produces
+every error, and is counted by reason in `velro_graphql_compiled_fallbacks_total`. A test
+generates documents from the declaration and requires both paths to answer them alike.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import orjson
 from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 
-from velro_graphql.api.compiled_plan import plan_for
-from velro_graphql.db.json_reads import Field, fetch_json_text
+from velro_graphql.api.compiled_plan import Fallback, Plan, plan_for
+from velro_graphql.services.read_model import fetch_json
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context
@@ -36,21 +37,32 @@ class CompiledReads(SchemaExtension):
         document, query = ec.graphql_document, ec.query
         if ec.result is None and document and query is not None and context.user_id is not None:
             plan = plan_for(ec.schema._schema, document, query, ec.operation_name, ec.variables)
-        text = await _fetch(context, plan) if plan is not None else None
-        if text is not None:
-            ec.result = ExecutionResult(data=_data(text, over_http=context.response is not None))
+        if isinstance(plan, Fallback):
+            context.services.metrics.compiled_fallbacks.labels(plan.reason).inc()
+        elif plan is not None:
+            text = await _fetch(context, plan)
+            if text is not None:
+                ec.result = ExecutionResult(
+                    data=_data(text, over_http=context.response is not None)
+                )
         yield
 
 
-async def _fetch(context: Context, plan: tuple[Field, ...]) -> str | None:
-    """Run the plan; on a failure, log it and leave the operation to per-field execution."""
+async def _fetch(context: Context, plan: Plan) -> str | None:
+    """Run the plan; on a failure or a null root, count it and leave the operation to
+    per-field execution (which reports why)."""
     assert context.user_id is not None
+    fallbacks = context.services.metrics.compiled_fallbacks
     try:
-        return await fetch_json_text(context.session, context.user_id, plan)
+        text = await fetch_json(context.session, context.user_id, plan)
     except Exception:
         log.exception("a compiled read failed; answering per field")
         await context.close(commit=False)  # its transaction is aborted: the next read opens one
+        fallbacks.labels("statement_failed").inc()
         return None
+    if text is None:
+        fallbacks.labels("null_root").inc()
+    return text
 
 
 class PreEncodedJSON(str):

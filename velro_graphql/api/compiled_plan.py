@@ -1,13 +1,16 @@
-"""Planning a compiled read: which documents `db.json_reads` can answer, and how.
+"""Planning a compiled read: which documents the compiled path can answer, and how.
 
-A plan is built once per document text, operation and variables (cached). Anything the
-planner does not know raises `Unsupported`, and the operation runs per field instead.
+The planner knows nothing of its own: fields, lists, links, filters and keysets come from the
+read model's declaration, the same one the per-field reads are generated from. A plan is built
+once per document text, operation and variables (cached). Anything the declaration does not
+cover gives a `Fallback` naming why, and the operation runs per field instead.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
@@ -26,42 +29,34 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.pyutils import Undefined
 
-from velro_graphql.db.json_reads import Connection, Field, Object, Part
+from velro_graphql.api.types.relay import expect_global_id
 from velro_graphql.errors import VelroError
-from velro_graphql.services.generations import STATUSES
 from velro_graphql.services.pagination import check_first, decode_time_key
+from velro_graphql.services.read_model import (
+    LINKS,
+    LISTS,
+    TABLES,
+    Connection,
+    Field,
+    ListField,
+    Object,
+    Part,
+)
 
 log = logging.getLogger(__name__)
 
-Plan = tuple[Field, ...] | None
-
-_SCALARS: dict[str, dict[str, tuple[str, str]]] = {
-    "User": {
-        "email": ("column", "email"), "displayName": ("column", "display_name"),
-        "avatarUrl": ("column", "avatar_url"), "plan": ("column", "plan"),
-        "creditsBalance": ("column", "credits_balance"), "createdAt": ("iso", "created_at"),
-    },
-    "Project": {
-        "name": ("column", "name"), "description": ("column", "description"),
-        "visibility": ("upper", "visibility"), "tags": ("column", "tags"),
-        "generationCount": ("column", "generation_count"), "createdAt": ("iso", "created_at"),
-        "updatedAt": ("iso", "updated_at"),
-    },
-    "Generation": {
-        "status": ("column", "status"), "modelId": ("column", "model_id"),
-        "prompt": ("column", "prompt"), "negativePrompt": ("column", "negative_prompt"),
-        "cost": ("column", "cost"), "provider": ("column", "provider"),
-        "queuePosition": ("column", "queue_position"), "progress": ("fraction", "progress"),
-        "favorite": ("column", "favorite"), "imageUrl": ("column", "image_url"),
-        "createdAt": ("iso", "created_at"), "startedAt": ("iso", "started_at"),
-        "completedAt": ("iso", "completed_at"), "updatedAt": ("iso", "updated_at"),
-    },
-}  # fmt: skip
-_TABLES = {"User": "profiles", "Project": "projects", "Generation": "generations"}
+Plan = tuple[Field, ...]
 
 
 class Unsupported(Exception):
-    """The document asks for something the compiled path does not build."""
+    """The document asks for something the compiled path does not build (args: a reason)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """Why an operation runs per field: a short, fixed reason (a metrics label)."""
+
+    reason: str
 
 
 def plan_for(
@@ -70,16 +65,19 @@ def plan_for(
     query: str,
     operation_name: str | None,
     variables: Any,
-) -> tuple[Field, ...] | None:
-    """The plan for an operation strawberry parsed and validated, or None (per-field then)."""
+) -> Plan | Fallback | None:
+    """The plan for a query strawberry parsed and validated, why it has none, or None for
+    what is not a query (mutations and subscriptions are not reads to compile)."""
     operation = get_operation_ast(document, operation_name)
-    if operation is None or operation.operation != OperationType.QUERY or operation.directives:
+    if operation is None or operation.operation != OperationType.QUERY:
         return None
+    if operation.directives:
+        return Fallback("directive")
     # Coerced as execution would; invalid variables are left to execution to report.
     coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
     frozen = None if isinstance(coerced, list) else _freeze(coerced.coerced)
     if frozen is None:
-        return None
+        return Fallback("variables")
     key = (query, operation_name, frozen)
     if key in _PLANS:
         _PLANS.move_to_end(key)
@@ -91,7 +89,9 @@ def plan_for(
 
 
 # Plans by document text, operation and variables: a hot query is planned once.
-_PLANS: OrderedDict[tuple[str, str | None, tuple[tuple[str, Any], ...]], Plan] = OrderedDict()
+_PLANS: OrderedDict[tuple[str, str | None, tuple[tuple[str, Any], ...]], Plan | Fallback] = (
+    OrderedDict()
+)
 _MAX_PLANS = 512
 
 
@@ -104,17 +104,19 @@ def _freeze(variables: dict[str, Any]) -> tuple[tuple[str, Any], ...] | None:
 
 def _plan(
     document: DocumentNode, operation: OperationDefinitionNode, variables: dict[str, Any]
-) -> Plan:
+) -> Plan | Fallback:
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     try:
         return _Planner(fragments, variables).root(operation)
-    except (Unsupported, VelroError):
-        return None
+    except Unsupported as unsupported:
+        return Fallback(unsupported.args[0])
+    except VelroError:  # a bad argument: per-field execution reports it
+        return Fallback("invalid_argument")
     except Exception:  # a planner bug must cost speed, not the answer: per-field execution runs
         log.exception("could not plan a compiled read")
-        return None
+        return Fallback("planner_error")
 
 
 class _Planner:
@@ -124,20 +126,12 @@ class _Planner:
         self.fragments = fragments
         self.variables = variables
 
-    def root(self, operation: OperationDefinitionNode) -> tuple[Field, ...]:
-        fields = []
-        for node in self.selections(operation.selection_set, "Query"):
-            key, name = _key(node), node.name.value
-            if name == "me":
-                fields.append(Field(key, "object", child=self.object(node, "User", None)))
-            elif name in ("projects", "generations"):
-                type_name = "Project" if name == "projects" else "Generation"
-                fields.append(Field(key, "connection", child=self.connection(node, type_name)))
-            else:
-                raise Unsupported(name)
-        return tuple(fields)
+    def root(self, operation: OperationDefinitionNode) -> Plan:
+        return tuple(self.field(n, "Query") for n in self.selections(operation.selection_set))
 
-    def selections(self, selection_set: SelectionSetNode | None, type_name: str) -> list[FieldNode]:
+    def selections(
+        self, selection_set: SelectionSetNode | None, type_name: str = "Query"
+    ) -> list[FieldNode]:
         """The fields of a selection set through fragments (each response key at most once)."""
         return _distinct(self._collect(selection_set, type_name))
 
@@ -145,7 +139,7 @@ class _Planner:
         found: list[FieldNode] = []
         for node in selection_set.selections if selection_set else ():
             if node.directives:
-                raise Unsupported("directives")
+                raise Unsupported("directive")
             if isinstance(node, FieldNode):
                 found.append(node)
             elif isinstance(node, InlineFragmentNode):
@@ -160,10 +154,7 @@ class _Planner:
     @staticmethod
     def _check_condition(condition: Any, type_name: str) -> None:
         if condition is not None and condition.name.value != type_name:
-            raise Unsupported("type condition")
-
-    def object(self, node: FieldNode, type_name: str, join: tuple[str, str] | None) -> Object:
-        return Object(_TABLES[type_name], self.fields(node.selection_set, type_name), join)
+            raise Unsupported("type_condition")
 
     def fields(self, selection_set: SelectionSetNode | None, type_name: str) -> tuple[Field, ...]:
         return tuple(self.field(n, type_name) for n in self.selections(selection_set, type_name))
@@ -172,34 +163,35 @@ class _Planner:
         key, name = _key(node), node.name.value
         if name == "__typename":
             return Field(key, "literal", type_name)
-        if name == "id":
+        if name == "id" and type_name in TABLES:
             return Field(key, "global_id", type_name)
-        if name in _SCALARS[type_name] and not node.arguments:
-            kind, column = _SCALARS[type_name][name]
-            return Field(key, kind, column)  # type: ignore[arg-type]
-        if (type_name, name) == ("User", "projects"):
-            return Field(key, "connection", child=self.connection(node, "Project"))
-        if (type_name, name) == ("Project", "generations"):
-            child = self.connection(node, "Generation", parent_column="project_id")
-            return Field(key, "connection", child=child)
-        if (type_name, name) == ("Generation", "project"):
-            return Field(key, "object", child=self.object(node, "Project", ("id", "project_id")))
-        raise Unsupported(f"{type_name}.{name}")
+        scalar = TABLES[type_name].scalars.get(name) if type_name in TABLES else None
+        if scalar is not None and not node.arguments:
+            return Field(key, scalar.format, scalar.column)
+        if (type_name, name) in LISTS:
+            return Field(key, "connection", child=self.connection(node, LISTS[type_name, name]))
+        if (type_name, name) in LINKS and not node.arguments:
+            link = LINKS[type_name, name]
+            fields = self.fields(node.selection_set, link.node)
+            return Field(key, "object", child=Object(TABLES[link.node], fields, link.column))
+        raise Unsupported("field")
 
-    def connection(
-        self, node: FieldNode, type_name: str, parent_column: str | None = None
-    ) -> Connection:
+    def connection(self, node: FieldNode, declared: ListField) -> Connection:
         args = self.arguments(node)
-        filters = self.filters(args.pop("filter", None)) if type_name == "Generation" else ()
+        filters = self.filters(args.pop("filter", None), declared)
         if set(args) - {"first", "after"}:
-            raise Unsupported("arguments")
+            raise Unsupported("argument")
         return Connection(
-            table=_TABLES[type_name],
-            parts=tuple(self.part(n, type_name) for n in self.selections(node.selection_set, "")),
+            table=TABLES[declared.node],
+            keyset=declared.keyset,
+            parts=tuple(
+                self.part(n, declared.node)
+                for n in self.selections(node.selection_set, f"{declared.node}Connection")
+            ),
             first=check_first(args.get("first")),
             after=decode_time_key(args.get("after")),
             filters=filters,
-            parent_column=parent_column,
+            parent_column=declared.parent_column,
         )
 
     def arguments(self, node: FieldNode) -> dict[str, Any]:
@@ -211,15 +203,21 @@ class _Planner:
         return {name: value for name, value in values.items() if value is not Undefined}
 
     @staticmethod
-    def filters(given: Any) -> tuple[tuple[str, Any], ...]:
+    def filters(given: Any, declared: ListField) -> tuple[tuple[Any, Any], ...]:
         if given is None:
             return ()
-        if not isinstance(given, dict) or set(given) - {"status", "modelId"}:
-            raise Unsupported("filter")
-        if given.get("status") is not None and given["status"] not in STATUSES:
-            raise Unsupported("status")
-        pairs = (("status", given.get("status")), ("model_id", given.get("modelId")))
-        return tuple((column, value) for column, value in pairs if value is not None)
+        if not isinstance(given, dict) or set(given) - set(declared.filters):
+            raise Unsupported("argument")
+        found = []
+        for name, value in given.items():
+            f = declared.filters[name]
+            if value is not None and not isinstance(value, str):
+                raise Unsupported("argument")
+            if value is not None and f.global_id_of is not None:
+                value = expect_global_id(value, f.global_id_of, field=f"filter.{name}")
+            if value is not None:
+                found.append((f, value))
+        return tuple(found)
 
     def part(self, node: FieldNode, type_name: str) -> Part:
         key, name = _key(node), node.name.value
@@ -233,9 +231,9 @@ class _Planner:
             infos = self.selections(node.selection_set, "PageInfo")
             return (key, "pageInfo", tuple(self._page_info(n) for n in infos))
         if name == "edges":
-            edges = self.selections(node.selection_set, "")
+            edges = self.selections(node.selection_set, f"{type_name}Edge")
             return (key, "edges", tuple(self._edge(n, type_name) for n in edges))
-        raise Unsupported(name)
+        raise Unsupported("field")
 
     @staticmethod
     def _page_info(node: FieldNode) -> Part:
@@ -251,7 +249,7 @@ class _Planner:
             return (_key(node), "typename", f"{type_name}Edge")
         if name == "node":
             return (_key(node), "node", self.fields(node.selection_set, type_name))
-        raise Unsupported(name)
+        raise Unsupported("field")
 
 
 _MAX_KEYS = 50  # json_build_object takes at most 100 arguments
@@ -261,7 +259,7 @@ def _distinct(nodes: list[FieldNode]) -> list[FieldNode]:
     """Refuse what per-field execution would merge: a response key selected twice."""
     keys = [_key(node) for node in nodes]
     if len(set(keys)) != len(keys) or len(keys) > _MAX_KEYS:
-        raise Unsupported("repeated response keys")
+        raise Unsupported("repeated_key")
     return nodes
 
 

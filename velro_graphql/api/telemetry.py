@@ -38,6 +38,12 @@ class Metrics:
             "Subscriptions listening for changes in this process.",
             registry=self.registry,
         )
+        self.compiled_fallbacks = Counter(
+            "velro_graphql_compiled_fallbacks_total",
+            "Queries the compiled read path left to per-field execution, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
 
 
 class OperationLog(SchemaExtension):

@@ -6,6 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from velro_graphql.db.read_model import (
+    LISTS,
+    TABLES,
+    optional_after_keyset,
+    optional_filters,
+    order_by,
+)
 from velro_graphql.db.rows import columns, to_entity
 from velro_graphql.db.session import Queryable
 from velro_graphql.entities import Generation
@@ -46,21 +53,20 @@ async def changed_since(
     return [to_entity(Generation, r) for r in rows]
 
 
-# $5..$7 are optional filters; `IS NULL OR` keeps one statement text for every combination.
-_MATCH = """
-    user_id = $1
-    AND ($5::text IS NULL OR status = $5)
-    AND ($6::uuid IS NULL OR project_id = $6)
-    AND ($7::text IS NULL OR model_id = $7)
-"""
+_TABLE = TABLES["Generation"]
+_ALL = LISTS[("Query", "generations")]
+_OF_PROJECT = LISTS[("Project", "generations")]
+
+# $5.. are the declared filters, in order.
+_MATCH = f"{_TABLE.owner} = $1{optional_filters(_ALL.filters, 5)}"
 
 _PAGE = f"""
 SELECT t.total, {_G_COLUMNS}
-FROM (SELECT count(*) AS total FROM generations WHERE {_MATCH}) AS t
+FROM (SELECT count(*) AS total FROM {_TABLE.name} WHERE {_MATCH}) AS t
 LEFT JOIN LATERAL (
-    SELECT * FROM generations
-    WHERE {_MATCH} AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
-    ORDER BY created_at DESC, id DESC
+    SELECT * FROM {_TABLE.name}
+    WHERE {_MATCH} AND {optional_after_keyset(_ALL.keyset, 2)}
+    ORDER BY {order_by(_ALL.keyset)}
     LIMIT $4
 ) AS g ON true
 """
@@ -82,24 +88,21 @@ async def page_for_user(
         created_at,
         id_,
         limit,
-        filter_.status,
-        filter_.project_id,
-        filter_.model_id,
+        *(getattr(filter_, f.column) for f in _ALL.filters.values()),
     )
     return [to_entity(Generation, r, 1) for r in rows if r["id"] is not None], rows[0]["total"]
 
 
+_OF_PARENT = f"{_TABLE.owner} = $1 AND {_OF_PROJECT.parent_column} = k.parent_id"
+
 _PAGES_BY_PROJECT = f"""
-SELECT k.project_id AS key, t.total, {_G_COLUMNS}
-FROM unnest($2::uuid[]) AS k (project_id)
-CROSS JOIN LATERAL (
-    SELECT count(*) AS total FROM generations WHERE user_id = $1 AND project_id = k.project_id
-) AS t
+SELECT k.parent_id AS key, t.total, {_G_COLUMNS}
+FROM unnest($2::uuid[]) AS k (parent_id)
+CROSS JOIN LATERAL (SELECT count(*) AS total FROM {_TABLE.name} WHERE {_OF_PARENT}) AS t
 LEFT JOIN LATERAL (
-    SELECT * FROM generations
-    WHERE user_id = $1 AND project_id = k.project_id
-      AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
-    ORDER BY created_at DESC, id DESC
+    SELECT * FROM {_TABLE.name}
+    WHERE {_OF_PARENT} AND {optional_after_keyset(_OF_PROJECT.keyset, 3)}
+    ORDER BY {order_by(_OF_PROJECT.keyset)}
     LIMIT $5
 ) AS g ON true
 """

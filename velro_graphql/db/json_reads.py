@@ -1,21 +1,31 @@
 """Reads that Postgres answers as one JSON document, in one statement.
 
-A `Plan` says which keys to build from which columns; this module turns it into SQL with
-json_build_object and json_agg, so a whole page of projects with a page of generations each
-comes back as the response's JSON without a row reaching Python. The caller runs it in the
-operation's caller transaction, so row-level security applies as it does to every read.
+A plan (built from `db.read_model`'s declaration) says which keys to build from which
+columns; this module turns it into SQL with json_build_object and json_agg, so a whole page of
+projects with a page of generations each comes back as the response's JSON without a row
+reaching Python. Both walls hold: every table it reads is filtered by its owner column, and
+the caller runs it in the operation's caller transaction, where row-level security applies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 from uuid import UUID
 
+from velro_graphql.db.read_model import (
+    FORMAT_SQL,
+    Format,
+    Keyset,
+    ListFilter,
+    Table,
+    after_keyset,
+    cursor_sql,
+    order_by,
+)
 from velro_graphql.db.session import Queryable
 
-Kind = Literal["column", "upper", "fraction", "iso", "global_id", "literal", "object", "connection"]
+Kind = Format | Literal["global_id", "literal", "object", "connection"]
 
 # Connection parts: totalCount, pageInfo.<x>, edges.<cursor|node|__typename>, nodes, __typename
 Part = tuple[str, str, Any]
@@ -33,19 +43,19 @@ class Field:
 
 @dataclass(frozen=True)
 class Object:
-    table: str
+    table: Table
     fields: tuple[Field, ...]
-    # For a nested object: its key column and the outer column it matches.
-    join: tuple[str, str] | None = None
+    via: str | None = None  # the outer row's column holding its id; None: the caller's own row
 
 
 @dataclass(frozen=True)
 class Connection:
-    table: str
+    table: Table
+    keyset: Keyset
     parts: tuple[Part, ...]
     first: int
-    after: tuple[Any, UUID] | None = None
-    filters: tuple[tuple[str, Any], ...] = ()
+    after: tuple[Any, ...] | None = None
+    filters: tuple[tuple[ListFilter, Any], ...] = ()
     parent_column: str | None = None  # e.g. project_id, matched to the outer row's id
 
 
@@ -54,9 +64,9 @@ class _Builder:
     params: list[Any] = field(default_factory=list)
     aliases: int = 0
 
-    def param(self, value: Any, cast: str) -> str:
+    def param(self, value: Any) -> str:
         self.params.append(value)
-        return f"${len(self.params) + 1}::{cast}"
+        return f"${len(self.params) + 1}"
 
     def alias(self) -> str:
         self.aliases += 1
@@ -86,9 +96,8 @@ def _object_expr(b: _Builder, fields: tuple[Field, ...], outer: str | None) -> s
 
 
 def _field_expr(b: _Builder, f: Field, row: str | None) -> str:
-    column = f"{row}.{f.value}" if row else f.value
-    if f.kind in _FORMATS:
-        return _FORMATS[f.kind].format(column=column)
+    if f.kind in FORMAT_SQL:
+        return FORMAT_SQL[f.kind].format(column=f"{row}.{f.value}")  # type: ignore[index]
     if f.kind == "global_id":
         return f"velro.global_id('{_key(f.value)}', {row}.id)"
     if f.kind == "literal":
@@ -99,31 +108,13 @@ def _field_expr(b: _Builder, f: Field, row: str | None) -> str:
     return _connection(b, f.child, row)
 
 
-_FORMATS = {
-    "column": "{column}",
-    "upper": "upper({column})",
-    "fraction": "round({column}::numeric, 3)::float8",
-    "iso": "velro.iso({column})",
-}
-
-
-def round_fraction(value: float | None) -> float | None:
-    """A stored `real` fraction (progress) to 3 decimals exactly as the "fraction" SQL above
-    rounds it: Postgres reads a real as its 6 significant digits and rounds halves up."""
-    if value is None:
-        return None
-    return float(Decimal(f"{value:.6g}").quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
-
-
 def _nested_object(b: _Builder, obj: Object, outer: str | None) -> str:
     alias = b.alias()
-    if obj.join is None:  # the caller's own profile
-        where = f"{alias}.id = $1"
-    else:
-        key, outer_column = obj.join
-        where = f"{alias}.{key} = {outer}.{outer_column}"
+    where = f"{alias}.{obj.table.owner} = $1"  # both walls: row-level security and this
+    if obj.via is not None:
+        where += f" AND {alias}.id = {outer}.{obj.via}"
     body = _object_expr(b, obj.fields, alias)
-    return f"(SELECT {body} FROM {obj.table} {alias} WHERE {where})"
+    return f"(SELECT {body} FROM {obj.table.name} {alias} WHERE {where})"
 
 
 def _connection(b: _Builder, c: Connection, outer: str | None) -> str:
@@ -131,18 +122,14 @@ def _connection(b: _Builder, c: Connection, outer: str | None) -> str:
     match = _match(b, c, alias, outer)
     keyset = ""
     if c.after is not None:
-        stamp, id_ = c.after
-        keyset = (
-            f" AND ({alias}.created_at, {alias}.id) < "
-            f"({b.param(stamp, 'timestamptz')}, {b.param(id_, 'uuid')})"
-        )
-    first = b.param(c.first, "int")
+        keyset = " AND " + after_keyset(c.keyset, [b.param(v) for v in c.after], alias)
+    first = f"{b.param(c.first)}::int"
+    order = order_by(c.keyset, alias)
     rows = (
-        f"SELECT {alias}.*, row_number() OVER (ORDER BY {alias}.created_at DESC, {alias}.id DESC)"
-        f" AS rn FROM {c.table} {alias} WHERE {match}{keyset}"
-        f" ORDER BY {alias}.created_at DESC, {alias}.id DESC LIMIT {first} + 1"
+        f"SELECT {alias}.*, row_number() OVER (ORDER BY {order}) AS rn"
+        f" FROM {c.table.name} {alias} WHERE {match}{keyset} ORDER BY {order} LIMIT {first} + 1"
     )
-    total = f"(SELECT count(*) FROM {c.table} {alias} WHERE {match})"
+    total = f"(SELECT count(*) FROM {c.table.name} {alias} WHERE {match})"
     parts = ", ".join(
         f"'{_key(key)}', {_part(b, c, page, what, sub, total, first)}" for key, what, sub in c.parts
     )
@@ -151,12 +138,11 @@ def _connection(b: _Builder, c: Connection, outer: str | None) -> str:
 
 
 def _match(b: _Builder, c: Connection, alias: str, outer: str | None) -> str:
-    conditions = [f"{alias}.user_id = $1"]
+    conditions = [f"{alias}.{c.table.owner} = $1"]
     if c.parent_column is not None:
         conditions.append(f"{alias}.{c.parent_column} = {outer}.id")
-    for column, value in c.filters:
-        cast = "uuid" if column.endswith("_id") and column != "model_id" else "text"
-        conditions.append(f"{alias}.{column} = {b.param(value, cast)}")
+    for f, value in c.filters:
+        conditions.append(f"{alias}.{f.column} = {b.param(value)}::{f.cast}")
     return " AND ".join(conditions)
 
 
@@ -165,13 +151,13 @@ def _part(
 ) -> str:
     in_page = f"{page}.rn <= {first}"
     order = f"ORDER BY {page}.rn"
-    cursor = f"velro.cursor({page}.created_at, {page}.id)"
+    cursor = cursor_sql(c.keyset, [f"{page}.{column}" for column in c.keyset.columns])
     if what == "totalCount":
         return total
     if what == "typename":
         return f"'{_key(sub)}'"
     if what == "pageInfo":
-        return _page_info(sub, page, in_page, cursor, first, c.after is not None)
+        return _page_info(c, sub, page, in_page, first)
     if what == "nodes":
         node = _object_expr(b, sub, page)
         return f"coalesce(json_agg({node} {order}) FILTER (WHERE {in_page}), '[]')"
@@ -183,19 +169,26 @@ def _part(
     return f"coalesce(json_agg(json_build_object({edge}) {order}) FILTER (WHERE {in_page}), '[]')"
 
 
-def _page_info(
-    sub: tuple[Part, ...], page: str, in_page: str, cursor: str, first: str, after: bool
-) -> str:
+def _page_info(c: Connection, sub: tuple[Part, ...], page: str, in_page: str, first: str) -> str:
     exprs = {
         "hasNextPage": f"count(*) > {first}",
-        "hasPreviousPage": "true" if after else "false",
-        "startCursor": f"(array_agg({cursor} ORDER BY {page}.rn) FILTER (WHERE {in_page}))[1]",
-        "endCursor": f"(array_agg({cursor} ORDER BY {page}.rn DESC) FILTER (WHERE {in_page}))[1]",
+        "hasPreviousPage": "true" if c.after is not None else "false",
+        "startCursor": _edge_cursor(c.keyset, page, in_page, "ASC"),
+        "endCursor": _edge_cursor(c.keyset, page, in_page, "DESC"),
     }
     pairs = ", ".join(
         f"'{_key(k)}', " + (f"'{_key(s)}'" if w == "typename" else exprs[w]) for k, w, s in sub
     )
     return f"json_build_object({pairs})"
+
+
+def _edge_cursor(keyset: Keyset, page: str, in_page: str, direction: str) -> str:
+    """The cursor of the page's first or last row, formatted once, not once per row."""
+    values = [
+        f"(array_agg({page}.{column} ORDER BY {page}.rn {direction}) FILTER (WHERE {in_page}))[1]"
+        for column in keyset.columns
+    ]
+    return cursor_sql(keyset, values)
 
 
 def _key(text: str) -> str:

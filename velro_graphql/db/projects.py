@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from velro_graphql.db.read_model import LISTS, TABLES, optional_after_keyset, order_by
 from velro_graphql.db.rows import columns, to_entity
 from velro_graphql.db.session import Queryable
 from velro_graphql.entities import Project
@@ -22,13 +23,16 @@ async def by_ids(conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[Projec
     return [to_entity(Project, r) for r in rows]
 
 
+_TABLE = TABLES["Project"]
+_KEYSET = LISTS[("Query", "projects")].keyset
+
 _PAGE = f"""
 SELECT t.total, {_P_COLUMNS}
-FROM (SELECT count(*) AS total FROM projects WHERE user_id = $1) AS t
+FROM (SELECT count(*) AS total FROM {_TABLE.name} WHERE {_TABLE.owner} = $1) AS t
 LEFT JOIN LATERAL (
-    SELECT * FROM projects
-    WHERE user_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
-    ORDER BY created_at DESC, id DESC
+    SELECT * FROM {_TABLE.name}
+    WHERE {_TABLE.owner} = $1 AND {optional_after_keyset(_KEYSET, 2)}
+    ORDER BY {order_by(_KEYSET)}
     LIMIT $4
 ) AS p ON true
 """

@@ -1,0 +1,178 @@
+"""The read model, declared once: how each field maps to its column and format, how each list
+pages (its keyset per ordering) and filters, and who owns a row.
+
+Both read paths are generated from it: the per-field reads' SELECT lists, keyset conditions,
+orderings and filters (db/projects.py, db/generations.py), and the compiled JSON statement
+(db/json_reads.py, planned by api/compiled_plan.py). A test builds documents from it and
+requires both paths to answer them byte for byte alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+Format = Literal["value", "upper", "fraction", "iso"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scalar:
+    """A field read from one column, formatted as the GraphQL type prints it."""
+
+    column: str
+    format: Format = "value"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A GraphQL type's table; a caller sees the rows whose `owner` column is their id."""
+
+    type_name: str
+    name: str
+    owner: str
+    scalars: Mapping[str, Scalar]
+
+
+@dataclass(frozen=True, slots=True)
+class Keyset:
+    """An ordering: rows descending by `columns` (the last one unique). A cursor carries the
+    last row's values after `tag`."""
+
+    columns: tuple[str, ...]
+    casts: tuple[str, ...]
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    """One field of a list's `filter` argument: rows whose `column` equals the value."""
+
+    column: str
+    cast: str
+    global_id_of: str | None = None  # the value is a global id of this type
+
+
+NEWEST_FIRST = Keyset(("created_at", "id"), ("timestamptz", "uuid"), tag="t")
+
+
+@dataclass(frozen=True, slots=True)
+class ListField:
+    """A connection: its nodes' type, the column tying them to the parent row, its filters
+    and its orderings (the first one is the default)."""
+
+    node: str
+    parent_column: str | None = None
+    filters: Mapping[str, ListFilter] = field(default_factory=dict)
+    orderings: Mapping[str, Keyset] = field(default_factory=lambda: {"CREATED_AT": NEWEST_FIRST})
+
+    @property
+    def keyset(self) -> Keyset:
+        return next(iter(self.orderings.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A single object: its type, and the parent's column holding its id (None: the caller)."""
+
+    node: str
+    column: str | None
+
+
+TABLES: Mapping[str, Table] = {
+    "User": Table("User", "profiles", owner="id", scalars={
+        "email": Scalar("email"), "displayName": Scalar("display_name"),
+        "avatarUrl": Scalar("avatar_url"), "plan": Scalar("plan"),
+        "creditsBalance": Scalar("credits_balance"), "createdAt": Scalar("created_at", "iso"),
+    }),
+    "Project": Table("Project", "projects", owner="user_id", scalars={
+        "name": Scalar("name"), "description": Scalar("description"),
+        "visibility": Scalar("visibility", "upper"), "tags": Scalar("tags"),
+        "generationCount": Scalar("generation_count"), "createdAt": Scalar("created_at", "iso"),
+        "updatedAt": Scalar("updated_at", "iso"),
+    }),
+    "Generation": Table("Generation", "generations", owner="user_id", scalars={
+        "status": Scalar("status"), "modelId": Scalar("model_id"), "prompt": Scalar("prompt"),
+        "negativePrompt": Scalar("negative_prompt"), "cost": Scalar("cost"),
+        "provider": Scalar("provider"), "queuePosition": Scalar("queue_position"),
+        "progress": Scalar("progress", "fraction"), "favorite": Scalar("favorite"),
+        "imageUrl": Scalar("image_url"), "createdAt": Scalar("created_at", "iso"),
+        "startedAt": Scalar("started_at", "iso"), "completedAt": Scalar("completed_at", "iso"),
+        "updatedAt": Scalar("updated_at", "iso"),
+    }),
+}  # fmt: skip
+
+GENERATION_FILTERS: Mapping[str, ListFilter] = {
+    "status": ListFilter("status", "text"),
+    "projectId": ListFilter("project_id", "uuid", global_id_of="Project"),
+    "modelId": ListFilter("model_id", "text"),
+}
+
+# (parent type, field) -> a connection or an object, for every list and link both paths read.
+LISTS: Mapping[tuple[str, str], ListField] = {
+    ("Query", "projects"): ListField("Project"),
+    ("User", "projects"): ListField("Project"),
+    ("Query", "generations"): ListField("Generation", filters=GENERATION_FILTERS),
+    ("Project", "generations"): ListField("Generation", parent_column="project_id"),
+}
+LINKS: Mapping[tuple[str, str], Link] = {
+    ("Query", "me"): Link("User", None),
+    ("Generation", "project"): Link("Project", "project_id"),
+}
+
+FORMAT_SQL: Mapping[Format, str] = {
+    "value": "{column}",
+    "upper": "upper({column})",
+    # JSON text as Python prints the float: 0.063, 0.5, 1.0 (never 1 or 0.500).
+    "fraction": r"regexp_replace(rtrim(round({column}::numeric, 3)::text, '0'), '\.$', '.0')::json",
+    "iso": "velro.iso({column})",
+}
+
+
+def round_fraction(value: float | None) -> float | None:
+    """A stored `real` fraction to 3 decimals exactly as the "fraction" SQL rounds and prints
+    it: Postgres reads a real as its 6 significant digits and rounds halves up."""
+    if value is None:
+        return None
+    return float(Decimal(f"{value:.6g}").quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
+
+
+def order_by(keyset: Keyset, alias: str = "") -> str:
+    """The ORDER BY list of a keyset."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f"{prefix}{column} DESC" for column in keyset.columns)
+
+
+def after_keyset(keyset: Keyset, params: Sequence[str], alias: str = "") -> str:
+    """Rows after the cursor's row: its values as `params` (placeholders), compared as a row."""
+    prefix = f"{alias}." if alias else ""
+    row = ", ".join(prefix + column for column in keyset.columns)
+    values = ", ".join(f"{p}::{cast}" for p, cast in zip(params, keyset.casts, strict=True))
+    return f"({row}) < ({values})"
+
+
+def optional_after_keyset(keyset: Keyset, first_param: int) -> str:
+    """`after_keyset` on consecutive parameters, true when the first one is NULL (no cursor)."""
+    params = [f"${first_param + n}" for n in range(len(keyset.columns))]
+    return f"({params[0]}::{keyset.casts[0]} IS NULL OR {after_keyset(keyset, params)})"
+
+
+def optional_filters(filters: Mapping[str, ListFilter], first_param: int) -> str:
+    """Each filter on its own parameter, in declared order; a NULL parameter matches all rows
+    (so one statement text serves every combination)."""
+    return "".join(
+        f" AND (${n}::{f.cast} IS NULL OR {f.column} = ${n})"
+        for n, f in enumerate(filters.values(), start=first_param)
+    )
+
+
+def cursor_sql(keyset: Keyset, values: Sequence[str]) -> str:
+    """A cursor as SQL, from the SQL of the row's keyset values: what the per-field path's
+    `services.pagination` encodes in Python (`tag:v1|v2`, URL-safe base64 without padding)."""
+    parts = " || '|' || ".join(
+        FORMAT_SQL["iso"].format(column=v) if cast == "timestamptz" else f"{v}::text"
+        for v, cast in zip(values, keyset.casts, strict=True)
+    )
+    text = f"convert_to('{keyset.tag}:' || {parts}, 'UTF8')"
+    return f"rtrim(translate(replace(encode({text}, 'base64'), E'\\n', ''), '+/', '-_'), '=')"
