@@ -18,7 +18,7 @@ from graphql import ExecutionResult
 from strawberry.extensions import SchemaExtension
 
 from velro_graphql.api.compiled_plan import plan_for
-from velro_graphql.db.json_reads import Field, fetch_json_text
+from velro_graphql.services.compiled_reads import Field, fetch_json_text
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context

@@ -26,9 +26,9 @@ from graphql import (
 from graphql.execution.values import get_variable_values
 from graphql.pyutils import Undefined
 
-from velro_graphql.db.json_reads import Connection, Field, Object, Part
 from velro_graphql.errors import VelroError
-from velro_graphql.services.generations import STATUSES
+from velro_graphql.services.compiled_reads import Connection, Field, Object, Part
+from velro_graphql.services.generations.reads import STATUSES
 from velro_graphql.services.pagination import check_first, decode_time_key
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from velro_graphql.api.types.enums import GenerationStatus
 from velro_graphql.api.types.model import Model
 from velro_graphql.api.types.output import Output
 from velro_graphql.api.types.relay import Node, to_global_id
-from velro_graphql.db.json_reads import round_fraction
+from velro_graphql.services.compiled_reads import round_fraction
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context

@@ -1,4 +1,4 @@
-"""Generations: reads. (Starting and running them lives in the generation lifecycle modules.)"""
+"""Generations: reads, in the operation's caller session (connection first)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from uuid import UUID
 from velro_graphql.db import generations, outputs
 from velro_graphql.db.generations import Filter
 from velro_graphql.db.session import Queryable
-from velro_graphql.entities import Generation, Output, Page
+from velro_graphql.entities import Generation, GenerationStatus, Output, Page
 from velro_graphql.services.pagination import (
     check_first,
     decode_time_key,
@@ -16,7 +16,18 @@ from velro_graphql.services.pagination import (
     make_page,
 )
 
-STATUSES = ("QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED")
+STATUSES = tuple(GenerationStatus)
+
+__all__ = [
+    "STATUSES",
+    "Filter",
+    "changed_since",
+    "cursor_of",
+    "get_generations",
+    "get_outputs",
+    "list_by_projects",
+    "list_generations",
+]
 
 
 async def list_generations(
