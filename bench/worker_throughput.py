@@ -1,8 +1,8 @@
 """Worker throughput: one Worker running simulator generations at zero delay.
 
-Inserts N generations through `services.commands.start_generation` (charged, with their jobs),
-then runs one `Worker` until every generation is COMPLETED, counting the generation changes
-Postgres announces (each committed UPDATE of a generation fires one NOTIFY).
+Inserts N generations through `services.generations.start.start_generation` (charged, with
+their jobs), then runs one `Worker` until every generation is COMPLETED, counting the
+generation changes Postgres announces (each committed UPDATE of a generation fires one NOTIFY).
 
     python bench/worker_throughput.py [--generations 400] [--concurrency 8 32]
                                       [--image-size square_hd]
@@ -25,8 +25,7 @@ from velro_graphql.api.auth import local_user_id
 from velro_graphql.config import Settings
 from velro_graphql.db.listen import CHANNEL
 from velro_graphql.entities import Caller
-from velro_graphql.services.commands import start_generation
-from velro_graphql.services.generation_input import StartInput
+from velro_graphql.services.generations.start import StartInput, start_generation
 from velro_graphql.services.runtime import Runtime, open_runtime
 from velro_graphql.services.users import KnownUsers, ensure_user
 from velro_graphql.worker.runner import Worker

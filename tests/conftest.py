@@ -16,9 +16,9 @@ import asyncpg
 import pytest
 
 from tests.factories import TEST_JWT_SECRET, make_caller
-from velro_graphql.api.context import Context, Services
+from velro_graphql.api.context import AppState, Context
 from velro_graphql.api.schema import build_schema
-from velro_graphql.api.startup import open_services
+from velro_graphql.api.startup import open_app_state
 from velro_graphql.config import Settings
 from velro_graphql.db.embedded import start_embedded, with_database
 from velro_graphql.db.migrate import migrate
@@ -84,7 +84,7 @@ def instant(settings: Settings, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def counting_statements(services: Services) -> AsyncIterator[tuple[Services, list[str]]]:
+async def counting_statements(services: AppState) -> AsyncIterator[tuple[AppState, list[str]]]:
     """A copy of `services` on a one-connection pool whose every statement is recorded."""
     statements: list[str] = []
     pool = await create_pool(services.settings.database_url or "", size=1)
@@ -107,8 +107,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def services(settings: Settings) -> AsyncIterator[Services]:
-    async with open_services(settings) as opened:
+async def services(settings: Settings) -> AsyncIterator[AppState]:
+    async with open_app_state(settings) as opened:
         yield opened
 
 
@@ -120,7 +120,7 @@ def schema() -> Any:
 class Client:
     """Runs operations through the schema as a given user, like one HTTP request each."""
 
-    def __init__(self, schema: Any, services: Services) -> None:
+    def __init__(self, schema: Any, services: AppState) -> None:
         self.schema = schema
         self.services = services
 
@@ -149,7 +149,7 @@ class Client:
 
 
 @pytest.fixture
-def client(schema: Any, services: Services) -> Client:
+def client(schema: Any, services: AppState) -> Client:
     return Client(schema, services)
 
 

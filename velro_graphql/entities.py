@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 T = TypeVar("T")
 
-TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+
+class GenerationStatus(StrEnum):
+    """Where a generation is in its lifecycle; the values are what the database stores."""
+
+    QUEUED = "QUEUED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+UNFINISHED_STATUSES = (GenerationStatus.QUEUED, GenerationStatus.IN_PROGRESS)
+TERMINAL_STATUSES = frozenset(GenerationStatus) - set(UNFINISHED_STATUSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +81,15 @@ class Generation:
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A generation's place in the durable queue the workers share."""
+
+    generation_id: UUID
+    attempts: int
+    submitted_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import instant
 from velro_graphql.config import Settings
-from velro_graphql.services import jobs
+from velro_graphql.services.generations import run
 
 OUTPUTS = """
 query($id: ID!) {
@@ -28,8 +28,8 @@ def settings(settings: Settings) -> Settings:
 async def run_jobs(client: Any) -> None:
     rt = client.services.runtime
     for _ in range(5):
-        for job in await jobs.claim(rt, owner="test", limit=10):
-            await jobs.advance(rt, job, owner="test")
+        for job in await run.claim(rt, owner="test", limit=10):
+            await run.advance(rt, job, owner="test")
 
 
 async def test_outputs_are_signed_on_read_and_deleted_with_the_generation(client: Any) -> None:

@@ -22,8 +22,8 @@ from velro_graphql.config import Settings
 from velro_graphql.db import generation_updates
 from velro_graphql.db import outputs as output_rows
 from velro_graphql.entities import Caller, Generation, Output
-from velro_graphql.services import commands, jobs
-from velro_graphql.services.generation_input import StartInput
+from velro_graphql.services.generations import run
+from velro_graphql.services.generations.start import StartInput, start_generation
 from velro_graphql.services.runtime import Runtime, open_runtime
 from velro_graphql.services.users import KnownUsers, ensure_user
 
@@ -61,7 +61,7 @@ class Harness:
         prompt: str = "a red fox",
         **given: Any,
     ) -> Generation:
-        started = await commands.start_generation(
+        started = await start_generation(
             self.rt, caller, StartInput(model_id=model_id, prompt=prompt, **given)
         )
         return started.generation
@@ -74,9 +74,9 @@ class Harness:
                 await conn.execute(
                     "UPDATE generation_jobs SET run_at = now() WHERE lease_owner IS NULL"
                 )
-        claimed = await jobs.claim(self.rt, owner=OWNER, limit=10)
+        claimed = await run.claim(self.rt, owner=OWNER, limit=10)
         for job in claimed:
-            await jobs.advance(self.rt, job, owner=OWNER)
+            await run.advance(self.rt, job, owner=OWNER)
         return len(claimed)
 
     async def drive(

@@ -14,7 +14,7 @@ import pytest
 from tests.factories import make_token
 from tests.fakes.fal_server import FakeFal
 from velro_graphql.errors import BadUserInput
-from velro_graphql.services import commands
+from velro_graphql.services.generations import finish
 
 CANCEL = """
 mutation ($id: ID!) {
@@ -40,7 +40,7 @@ async def test_cancelling_a_running_fal_generation_stops_it_and_refunds(
 ) -> None:
     caller, running = await _in_progress(fal, fake)
 
-    cancelled = await commands.cancel_generation(fal.rt, caller, running.id)
+    cancelled = await finish.cancel_generation(fal.rt, caller, running.id)
 
     assert cancelled.status == "CANCELLED" and cancelled.completed_at is not None
     assert fake.cancels == [running.provider_request_id]
@@ -57,7 +57,7 @@ async def test_two_concurrent_cancels_refund_once(fake: FakeFal, fal: Any) -> No
     caller, running = await _in_progress(fal, fake)
 
     results = await asyncio.gather(
-        *(commands.cancel_generation(fal.rt, caller, running.id) for _ in range(2)),
+        *(finish.cancel_generation(fal.rt, caller, running.id) for _ in range(2)),
         return_exceptions=True,
     )
 
@@ -130,7 +130,7 @@ async def test_cancelling_while_the_submit_is_in_flight_cancels_the_new_fal_requ
     async with asyncio.timeout(5):
         while fake.submit_count() == 0:  # fal accepted it; the reply is on its way
             await asyncio.sleep(0.01)
-    cancelled = await commands.cancel_generation(fal.rt, caller, generation.id)
+    cancelled = await finish.cancel_generation(fal.rt, caller, generation.id)
     assert cancelled.status == "CANCELLED" and fake.cancels == []  # no request id yet
     await submitting
 
@@ -144,7 +144,7 @@ async def test_cancelling_while_the_submit_is_in_flight_cancels_the_new_fal_requ
 async def test_deleting_a_running_fal_generation_stops_it_too(fake: FakeFal, fal: Any) -> None:
     caller, running = await _in_progress(fal, fake)
 
-    await commands.delete_generation(fal.rt, caller, running.id)
+    await finish.delete_generation(fal.rt, caller, running.id)
 
     assert fake.cancels == [running.provider_request_id]
     assert await fal.job(running.id) is None

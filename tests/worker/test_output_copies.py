@@ -18,7 +18,7 @@ from tests.fakes.fal_payloads import png
 from tests.fakes.fal_server import FakeFal
 from tests.fakes.supabase_storage import FakeStorage, running_fake_storage
 from velro_graphql.db.listen import CHANNEL
-from velro_graphql.services import outputs
+from velro_graphql.services.generations import outputs
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,7 @@ import asyncio
 from typing import Any
 
 from velro_graphql.errors import InsufficientCredits
-from velro_graphql.services import commands
-from velro_graphql.services.generation_input import StartInput
+from velro_graphql.services.generations.start import StartInput, start_generation
 
 IMAGE_MODEL = "fal-ai/flux-pro"  # 50 credits
 
@@ -20,7 +19,7 @@ async def test_thirty_concurrent_starts_on_credits_for_twenty_make_exactly_twent
     given = StartInput(model_id=IMAGE_MODEL, prompt="a red fox")
 
     results = await asyncio.gather(
-        *(commands.start_generation(sim.rt, caller, given) for _ in range(30)),
+        *(start_generation(sim.rt, caller, given) for _ in range(30)),
         return_exceptions=True,
     )
 
@@ -48,9 +47,7 @@ async def test_one_idempotency_key_from_concurrent_calls_makes_and_charges_one(
     caller = await sim.user()
     given = StartInput(model_id=IMAGE_MODEL, prompt="a red fox", idempotency_key="click-1")
 
-    results = await asyncio.gather(
-        *(commands.start_generation(sim.rt, caller, given) for _ in range(10))
-    )
+    results = await asyncio.gather(*(start_generation(sim.rt, caller, given) for _ in range(10)))
 
     assert len({r.generation.id for r in results}) == 1
     assert [r.created for r in results].count(True) == 1

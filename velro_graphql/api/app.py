@@ -20,20 +20,20 @@ from strawberry.asgi import GraphQL
 
 from velro_graphql.api.auth import bearer_token
 from velro_graphql.api.compiled import PreEncodedJSON
-from velro_graphql.api.context import Context, Services
+from velro_graphql.api.context import AppState, Context
 from velro_graphql.api.http import error_body, install_edges
 from velro_graphql.api.live.endpoint import serve_websocket
 from velro_graphql.api.live.fanout import open_fanout
 from velro_graphql.api.routes import router
 from velro_graphql.api.schema import build_schema
-from velro_graphql.api.startup import open_services
+from velro_graphql.api.startup import open_app_state
 from velro_graphql.config import Settings
 from velro_graphql.entities import Caller
 from velro_graphql.errors import Unauthenticated
 from velro_graphql.services import users
 
 
-async def context_for_request(services: Services, request: Request) -> Context:
+async def context_for_request(services: AppState, request: Request) -> Context:
     """Build an HTTP operation's context: who calls (from the bearer token) and from where."""
     request_id: str | None = getattr(request.state, "request_id", None)
     address = request.client.host if request.client else None
@@ -46,7 +46,7 @@ async def context_for_request(services: Services, request: Request) -> Context:
     return Context(services, caller=caller, request_id=request_id, client_address=address)
 
 
-async def verify_caller(services: Services, authorization: str | None) -> Caller | None:
+async def verify_caller(services: AppState, authorization: str | None) -> Caller | None:
     """The caller a header names (None without one); provisions a first sign-in."""
     token = bearer_token(authorization)
     if authorization and token is None:
@@ -142,7 +142,7 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with (
-            open_services(settings, run_worker=run_worker) as services,
+            open_app_state(settings, run_worker=run_worker) as services,
             open_fanout(schema, services, verify_caller) as fanout,
         ):
             app.state.services = services

@@ -14,26 +14,25 @@ from velro_graphql.api.persisted import PersistedQueries
 from velro_graphql.api.telemetry import Metrics
 from velro_graphql.api.types.output import check_expiry
 from velro_graphql.config import Settings
-from velro_graphql.db.pool import Pool
-from velro_graphql.db.session import CallerSession
 from velro_graphql.entities import Caller
 from velro_graphql.errors import Unauthenticated, VelroError
-from velro_graphql.providers.fal_webhooks import FalWebhookVerifier
 from velro_graphql.services.events import EventHub
+from velro_graphql.services.generations.webhooks import FalWebhooks
 from velro_graphql.services.rate_limits import RateLimits
 from velro_graphql.services.runtime import Runtime
+from velro_graphql.services.sessions import CallerSession, Pool, caller_session
 from velro_graphql.services.users import KnownUsers
 
 
 @dataclass
-class Services:
+class AppState:
     """What the app builds once at start-up and every operation shares (on top of the runtime
     the worker shares too: settings, pool, providers, storage, catalog)."""
 
     runtime: Runtime
     verifier: TokenVerifier
     hub: EventHub
-    webhooks: FalWebhookVerifier
+    webhooks: FalWebhooks
     rate_limits: RateLimits
     persisted_queries: PersistedQueries
     metrics: Metrics
@@ -58,7 +57,7 @@ def user_budget_key(user_id: UUID) -> str:
 class Context(BaseContext):
     def __init__(
         self,
-        services: Services,
+        services: AppState,
         *,
         caller: Caller | None,
         auth_error: VelroError | None = None,
@@ -96,7 +95,7 @@ class Context(BaseContext):
     def session(self) -> CallerSession:
         if self._session is None:
             caller = self.caller
-            self._session = CallerSession(self.services.pool, caller.claims)
+            self._session = caller_session(self.services.runtime, caller.claims)
         return self._session
 
     @property

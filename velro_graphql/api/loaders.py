@@ -10,10 +10,11 @@ from uuid import UUID
 
 from aiodataloader import DataLoader
 
-from velro_graphql.db.session import Queryable
 from velro_graphql.entities import Generation, Output, Page
-from velro_graphql.services import generations, projects, users
-from velro_graphql.storage.base import Storage
+from velro_graphql.services import projects, users
+from velro_graphql.services.files import Storage
+from velro_graphql.services.generations import reads as generations
+from velro_graphql.services.sessions import Queryable
 
 # (project id, first, after) -> that project's page of generations
 ProjectPageKey = tuple[UUID, int | None, str | None]

@@ -11,18 +11,17 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from velro_graphql.api.auth import bearer_token
-from velro_graphql.api.context import Services
-from velro_graphql.providers.fal_webhooks import InvalidWebhook, WebhookKeysUnavailable
-from velro_graphql.services import webhooks
+from velro_graphql.api.context import AppState
+from velro_graphql.errors import Forbidden, Unauthenticated, UpstreamUnavailable
+from velro_graphql.services import files
 from velro_graphql.services.health import check_readiness
-from velro_graphql.storage.local import LocalStorage
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
+def _services(request: Request) -> AppState:
+    services: AppState = request.app.state.services
     return services
 
 
@@ -72,31 +71,35 @@ def metrics_allowed(token: str | None, authorization: str | None) -> bool:
 
 @router.post("/webhooks/fal")
 async def fal_webhook(request: Request) -> Response:
-    services = _services(request)
-    body = await request.body()
+    webhooks, query = _services(request).webhooks, request.query_params
     try:
-        request_id = await services.webhooks.verify(request.headers, body)
-    except InvalidWebhook as error:
+        await webhooks.receive(
+            request.headers,
+            await request.body(),
+            generation=query.get("generation"),
+            tag=query.get("tag"),
+        )
+    except Unauthenticated as error:
         log.warning("refused fal webhook: %s", error)
         return JSONResponse({"error": "invalid signature"}, status_code=401)
-    except WebhookKeysUnavailable:
+    except UpstreamUnavailable:
         return JSONResponse({"error": "signing keys unavailable"}, status_code=503)
-    query = request.query_params
-    await webhooks.handle_fal(
-        services.runtime, request_id, generation=query.get("generation"), tag=query.get("tag")
-    )
     return JSONResponse({"ok": True})
 
 
 @router.get("/files/{bucket}/{path:path}")
 async def signed_file(request: Request, bucket: str, path: str) -> Response:
-    storage = _services(request).runtime.storage
-    if not isinstance(storage, LocalStorage):
-        return Response(status_code=404)
-    query = request.query_params
-    if not storage.verify(bucket, path, query.get("expires", ""), query.get("signature", "")):
+    query, storage = request.query_params, _services(request).runtime.storage
+    try:
+        found = files.signed_file(
+            storage,
+            bucket,
+            path,
+            expires=query.get("expires", ""),
+            signature=query.get("signature", ""),
+        )
+    except Forbidden:
         return JSONResponse({"error": "invalid or expired signature"}, status_code=403)
-    found = storage.open_file(bucket, path)
     if found is None:
         return Response(status_code=404)
     media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"

@@ -6,20 +6,22 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from velro_graphql.api.auth import TokenVerifier
-from velro_graphql.api.context import Services
+from velro_graphql.api.context import AppState
 from velro_graphql.api.persisted import PersistedQueries
 from velro_graphql.api.telemetry import Metrics
 from velro_graphql.config import Settings
-from velro_graphql.providers.fal_webhooks import FalWebhookVerifier
 from velro_graphql.services import users
 from velro_graphql.services.events import EventHub, ListenerReadiness
+from velro_graphql.services.generations.webhooks import FalWebhooks
 from velro_graphql.services.rate_limits import RateLimits
 from velro_graphql.services.runtime import open_runtime
 from velro_graphql.worker.runner import running_worker
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, *, run_worker: bool = False) -> AsyncIterator[Services]:
+async def open_app_state(
+    settings: Settings, *, run_worker: bool = False
+) -> AsyncIterator[AppState]:
     """Start what the API stands on; close it all, in reverse order, on the way out."""
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(open_runtime(settings))
@@ -32,13 +34,11 @@ async def open_services(settings: Settings, *, run_worker: bool = False) -> Asyn
         verifier, rate_limits = make_verifier(settings), RateLimits(settings)
         await verifier.watch_keys(runtime.readiness)
         await rate_limits.watch(runtime.readiness)
-        yield Services(
+        yield AppState(
             runtime=runtime,
             verifier=verifier,
             hub=hub,
-            webhooks=FalWebhookVerifier(
-                settings.fal_webhook_jwks_url, runtime.http, user_id=settings.fal_user_id
-            ),
+            webhooks=FalWebhooks(runtime),
             creates_auth_users=not await users.supabase_auth_present(runtime.pool),
             rate_limits=rate_limits,
             persisted_queries=PersistedQueries(

@@ -8,9 +8,9 @@ from uuid import UUID
 from velro_graphql.db.generations import COLUMNS
 from velro_graphql.db.rows import to_entity
 from velro_graphql.db.session import Queryable
-from velro_graphql.entities import Generation
+from velro_graphql.entities import UNFINISHED_STATUSES, Generation
 
-_UNFINISHED = "('QUEUED', 'IN_PROGRESS')"
+_UNFINISHED = "({})".format(", ".join(f"'{status}'" for status in UNFINISHED_STATUSES))
 
 
 async def insert(conn: Queryable, values: dict[str, Any]) -> Generation | None:

@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 from velro_graphql.db.session import Queryable
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    generation_id: UUID
-    attempts: int
-    submitted_at: datetime | None
+from velro_graphql.entities import Job
 
 
 async def insert(conn: Queryable, generation_id: UUID) -> None:

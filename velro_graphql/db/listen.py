@@ -8,13 +8,14 @@ from collections.abc import Callable
 import asyncpg
 
 CHANNEL = "velro_events"
+ListenConnection = asyncpg.Connection
 
 
 async def open_listener(
     dsn: str,
     on_payload: Callable[[str], None],
-    on_lost: Callable[[asyncpg.Connection], None],
-) -> asyncpg.Connection:
+    on_lost: Callable[[ListenConnection], None],
+) -> ListenConnection:
     """Connect and LISTEN; `on_payload` gets each notification's text, `on_lost` the
     connection when it ends."""
     conn = await asyncpg.connect(dsn, statement_cache_size=0, timeout=10)
@@ -27,7 +28,7 @@ async def open_listener(
     return conn
 
 
-async def answers(conn: asyncpg.Connection, *, timeout: float) -> bool:
+async def answers(conn: ListenConnection, *, timeout: float) -> bool:
     """Whether the connection still answers: a silently dropped one never reports its loss."""
     try:
         await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout)

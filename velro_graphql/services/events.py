@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-import asyncpg
-
-from velro_graphql.db.listen import answers, open_listener
+from velro_graphql.db.listen import ListenConnection, answers, open_listener
 from velro_graphql.services.readiness import State
 
 log = logging.getLogger(__name__)
@@ -81,7 +79,7 @@ class EventHub:
         self._probe_seconds = probe_seconds
         self._retry_cap = retry_cap
         self._listeners: list[Listener] = []
-        self._conn: asyncpg.Connection | None = None
+        self._conn: ListenConnection | None = None
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.state = ListenerState(False, _now(), "not started")
@@ -132,7 +130,7 @@ class EventHub:
                 # One listener's bug must not cost the others their events.
                 log.exception("event listener failed")
 
-    def _on_closed(self, conn: asyncpg.Connection) -> None:
+    def _on_closed(self, conn: ListenConnection) -> None:
         if conn is self._conn:  # not an old connection's end, reported late
             self._on_lost("connection closed")
 

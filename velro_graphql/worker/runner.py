@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator, Awaitable
 from uuid import UUID
 
 from velro_graphql.config import Settings
-from velro_graphql.db.jobs import Job
-from velro_graphql.services import jobs, outputs
+from velro_graphql.entities import Job
+from velro_graphql.services.generations import outputs, run
 from velro_graphql.services.runtime import Runtime, open_runtime
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Worker:
             heartbeat.cancel()
             housekeeping.cancel()
             await self._drain()
-            await jobs.release_all(self.rt, owner=self.name)
+            await run.release_all(self.rt, owner=self.name)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -55,7 +55,7 @@ class Worker:
         if free <= 0:
             return 0
         try:
-            claimed = await jobs.claim(self.rt, owner=self.name, limit=free)
+            claimed = await run.claim(self.rt, owner=self.name, limit=free)
         except Exception:
             log.exception("worker %s: claiming jobs failed", self.name)
             return 0
@@ -70,7 +70,7 @@ class Worker:
 
     async def _advance(self, job: Job) -> None:
         try:
-            await jobs.advance(self.rt, job, owner=self.name)
+            await run.advance(self.rt, job, owner=self.name)
         except Exception:
             # The lease runs out and another attempt follows; the deadline bounds the damage.
             log.exception("worker %s: job %s failed unexpectedly", self.name, job.generation_id)
@@ -84,11 +84,11 @@ class Worker:
         while True:
             await asyncio.sleep(interval)
             if self._running:
-                await _logged(jobs.renew(self.rt, list(self._running), owner=self.name))
+                await _logged(run.renew(self.rt, list(self._running), owner=self.name))
 
     async def _housekeeping(self) -> None:
         while True:
-            await _logged(jobs.reap_overdue(self.rt))
+            await _logged(run.reap_overdue(self.rt))
             await _logged(outputs.copy_pending(self.rt))
             await asyncio.sleep(self.rt.settings.worker_housekeeping_seconds)
 

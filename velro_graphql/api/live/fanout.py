@@ -18,7 +18,7 @@ from graphql import (
     create_source_event_stream,
 )
 
-from velro_graphql.api.context import Context, Services, user_budget_key
+from velro_graphql.api.context import AppState, Context, user_budget_key
 from velro_graphql.api.cost import operation_cost
 from velro_graphql.api.http import origin_allowed
 from velro_graphql.api.live.documents import Documents, Refused, Request
@@ -29,11 +29,11 @@ from velro_graphql.entities import Caller
 from velro_graphql.errors import BadUserInput, Forbidden, RateLimited, Unauthenticated
 
 # How an `Authorization` value becomes a caller (api.app.verify_caller).
-Verify = Callable[[Services, str | None], Awaitable[Caller | None]]
+Verify = Callable[[AppState, str | None], Awaitable[Caller | None]]
 
 
 class Fanout:
-    def __init__(self, schema: strawberry.Schema, services: Services, verify: Verify) -> None:
+    def __init__(self, schema: strawberry.Schema, services: AppState, verify: Verify) -> None:
         self.schema = schema
         self.services = services
         self._verify = verify
@@ -133,7 +133,7 @@ class Fanout:
 
 @asynccontextmanager
 async def open_fanout(
-    schema: strawberry.Schema, services: Services, verify: Verify
+    schema: strawberry.Schema, services: AppState, verify: Verify
 ) -> AsyncIterator[Fanout]:
     """Serve WebSocket operations while the block runs, fed by the app's event hub."""
     fanout = Fanout(schema, services, verify)

@@ -1,4 +1,4 @@
-"""Mutations on generations: thin wrappers over services.commands."""
+"""Mutations on generations: thin wrappers over the generation services."""
 
 from __future__ import annotations
 
@@ -22,9 +22,13 @@ from velro_graphql.api.types.payloads import (
 )
 from velro_graphql.api.types.relay import expect_global_id
 from velro_graphql.entities import Caller
-from velro_graphql.services import commands
-from velro_graphql.services.generation_input import StartInput
-from velro_graphql.services.lifecycle import Started
+from velro_graphql.services.generations.finish import cancel_generation, delete_generation
+from velro_graphql.services.generations.start import (
+    Started,
+    StartInput,
+    retry_generation,
+    start_generation,
+)
 from velro_graphql.services.runtime import Runtime
 
 Info = strawberry.Info[Context]
@@ -75,23 +79,21 @@ class GenerationMutation:
         self, info: Info, input: StartGenerationInput
     ) -> StartGenerationPayload:
         rt, caller = info.context.services.runtime, info.context.caller
-        started, errors = await attempt(
-            lambda: commands.start_generation(rt, caller, _start_input(input))
-        )
+        started, errors = await attempt(lambda: start_generation(rt, caller, _start_input(input)))
         return _started(StartGenerationPayload, started, errors)
 
     @strawberry.mutation(description="Cancel an unfinished generation; its credits are refunded.")
     async def cancel_generation(
         self, info: Info, input: GenerationIdInput
     ) -> CancelGenerationPayload:
-        ended, errors = await _on_generation(info, input, commands.cancel_generation)
+        ended, errors = await _on_generation(info, input, cancel_generation)
         return CancelGenerationPayload(generation=_generation(ended), user_errors=errors)
 
     @strawberry.mutation(description="Run a finished generation again as a new, charged one.")
     async def retry_generation(
         self, info: Info, input: GenerationIdInput
     ) -> RetryGenerationPayload:
-        started, errors = await _on_generation(info, input, commands.retry_generation)
+        started, errors = await _on_generation(info, input, retry_generation)
         return _started(RetryGenerationPayload, started, errors)
 
     @strawberry.mutation(
@@ -100,7 +102,7 @@ class GenerationMutation:
     async def delete_generation(
         self, info: Info, input: GenerationIdInput
     ) -> DeleteGenerationPayload:
-        _, errors = await _on_generation(info, input, commands.delete_generation)
+        _, errors = await _on_generation(info, input, delete_generation)
         return DeleteGenerationPayload(
             deleted_generation_id=None if errors else input.id, user_errors=errors
         )

@@ -20,9 +20,10 @@ from velro_graphql.api.types.relay import (
     from_global_id,
 )
 from velro_graphql.api.types.user import User, list_projects
-from velro_graphql.db.generations import Filter
 from velro_graphql.errors import NotFound
-from velro_graphql.services import credits, generations
+from velro_graphql.services import credits
+from velro_graphql.services.generations import reads
+from velro_graphql.services.generations.reads import Filter
 
 Info = strawberry.Info[Context]
 
@@ -70,7 +71,7 @@ class Query:
         filter: GenerationFilter | None = None,
     ) -> Connection[Generation]:
         ctx = info.context
-        page = await generations.list_generations(
+        page = await reads.list_generations(
             ctx.session, ctx.caller.user_id, first=first, after=after, filter_=_filter(filter)
         )
         ctx.loaders.prime(ctx.loaders.generation_by_id, page.items)

@@ -17,11 +17,12 @@ from velro_graphql.api.context import Context
 from velro_graphql.api.live.source import Item, LiveSource
 from velro_graphql.api.types.generation import Generation
 from velro_graphql.api.types.relay import expect_global_id
-from velro_graphql.db.generations import Filter
-from velro_graphql.entities import TERMINAL_STATUSES
+from velro_graphql.entities import TERMINAL_STATUSES, UNFINISHED_STATUSES
 from velro_graphql.errors import NotFound
-from velro_graphql.services import credits, generations
+from velro_graphql.services import credits
 from velro_graphql.services.events import Event
+from velro_graphql.services.generations import reads
+from velro_graphql.services.generations.reads import Filter
 
 Info = strawberry.Info[Context]
 # After a long outage, the most recently changed: a connection holds at most 1000 unsent messages.
@@ -96,7 +97,7 @@ class GenerationEvents(LiveSource[Generation]):
         return [(g.id, Generation.from_entity(g)) for g in found if g is not None]
 
     async def _changed_since(self, context: Context, since: datetime) -> list[Item]:
-        found = await generations.changed_since(
+        found = await reads.changed_since(
             context.session,
             context.caller.user_id,
             since,
@@ -107,12 +108,12 @@ class GenerationEvents(LiveSource[Generation]):
 
     async def _running(self, context: Context) -> list[Item]:
         found: list[Item] = []
-        for status in ("QUEUED", "IN_PROGRESS"):
+        for status in UNFINISHED_STATUSES:
             found += await self._page(context, status, first=100)
         return found
 
     async def _page(self, context: Context, status: str | None, *, first: int) -> list[Item]:
-        page = await generations.list_generations(
+        page = await reads.list_generations(
             context.session,
             context.caller.user_id,
             first=first,

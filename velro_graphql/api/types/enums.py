@@ -6,14 +6,10 @@ from enum import Enum
 
 import strawberry
 
+# The domain's own status enum, exposed as is.
+from velro_graphql.entities import GenerationStatus as GenerationStatus
 
-@strawberry.enum(description="Where a generation is in its lifecycle.")
-class GenerationStatus(Enum):
-    QUEUED = "QUEUED"
-    IN_PROGRESS = "IN_PROGRESS"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
+strawberry.enum(GenerationStatus, description="Where a generation is in its lifecycle.")
 
 
 @strawberry.enum

@@ -1,4 +1,4 @@
-"""Generations: reads. (Starting and running them lives in the generation lifecycle modules.)"""
+"""Generations: reads, in the operation's caller session (connection first)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,15 @@ from velro_graphql.services.pagination import (
     make_page,
 )
 
-STATUSES = ("QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED")
+__all__ = [
+    "Filter",
+    "changed_since",
+    "cursor_of",
+    "get_generations",
+    "get_outputs",
+    "list_by_projects",
+    "list_generations",
+]
 
 
 async def list_generations(

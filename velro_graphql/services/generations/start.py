@@ -1,4 +1,5 @@
-"""Checking a startGeneration input against the catalog: every problem names its field."""
+"""Starting a generation: check the input against the catalog (every problem names its field),
+then write the generation, its charge and its job in one transaction."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ from typing import Any
 from urllib.parse import urlparse
 from uuid import UUID
 
-from velro_graphql.errors import BadUserInput, ModelUnavailable
+from velro_graphql.db import credits, jobs, projects
+from velro_graphql.db import generation_updates as updates
+from velro_graphql.db.session import Queryable, as_service
+from velro_graphql.entities import Caller, Generation
+from velro_graphql.errors import BadUserInput, InsufficientCredits, ModelUnavailable, NotFound
 from velro_graphql.services.catalog import Model, validate_parameters
+from velro_graphql.services.credits import current_balance
+from velro_graphql.services.generations.finish import load_own, not_finished
+from velro_graphql.services.runtime import Runtime
 
 MAX_PROMPT = 2000
 MAX_NEGATIVE_PROMPT = 1000
@@ -28,6 +36,13 @@ class StartInput:
     project_id: UUID | None = None
     idempotency_key: str | None = None
     parent_id: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    generation: Generation
+    balance: int
+    created: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,3 +175,81 @@ def _idempotency_key(key: str | None) -> str | None:
             field="idempotencyKey",
         )
     return key
+
+
+async def start_generation(rt: Runtime, caller: Caller, given: StartInput) -> Started:
+    """Check, charge and queue a generation (or return the one its idempotency key made)."""
+    checked = check_start(
+        given,
+        rt.models,
+        provider=rt.default_provider,
+        deadline_override=rt.settings.generation_deadline_seconds,
+    )
+    return await _create(rt, caller, checked)
+
+
+async def retry_generation(rt: Runtime, caller: Caller, generation_id: UUID) -> Started:
+    """Start a new, newly charged generation with the same input as a finished one."""
+    source = await load_own(rt, caller, generation_id)
+    if not source.finished:
+        raise not_finished(source, "retry")
+    given = StartInput(
+        model_id=source.model_id,
+        prompt=source.prompt,
+        negative_prompt=source.negative_prompt,
+        image_url=source.image_url,
+        parameters=source.parameters,
+        project_id=source.project_id,
+        parent_id=source.id,
+    )
+    return await start_generation(rt, caller, given)
+
+
+async def _create(rt: Runtime, caller: Caller, checked: Checked) -> Started:
+    """Create the generation, charge it and queue its job, all or nothing."""
+    async with as_service(rt.pool) as conn:
+        existing = await _made_by_key(conn, caller.user_id, checked)
+        if existing is not None:
+            return existing
+        await _check_project(conn, caller.user_id, checked.project_id)
+        generation = await updates.insert(conn, checked.values(caller.user_id))
+        if generation is None:  # a concurrent request with the same key won the race
+            raced = await _made_by_key(conn, caller.user_id, checked)
+            assert raced is not None
+            return raced
+        charge = await credits.apply(
+            conn,
+            caller.user_id,
+            amount=-generation.cost,
+            kind="charge",
+            generation_id=generation.id,
+            description=f"Generation with {generation.model_id}",
+        )
+        if charge is None:
+            available = await current_balance(conn, caller.user_id)
+            raise InsufficientCredits(required=generation.cost, available=available)
+        await jobs.insert(conn, generation.id)
+    return Started(generation, charge.balance_after, created=True)
+
+
+async def _made_by_key(conn: Queryable, user_id: UUID, checked: Checked) -> Started | None:
+    """The generation the input's idempotency key already made (if the input is the same)."""
+    if not checked.idempotency_key:
+        return None
+    found = await updates.by_idempotency_key(conn, user_id, checked.idempotency_key)
+    if found is None:
+        return None
+    generation, input_hash = found
+    if input_hash is not None and input_hash != checked.input_hash():
+        raise BadUserInput(
+            "This idempotencyKey was used for a different input: use a new key.",
+            field="idempotencyKey",
+        )
+    return Started(generation, await current_balance(conn, user_id), created=False)
+
+
+async def _check_project(conn: Queryable, user_id: UUID, project_id: UUID | None) -> None:
+    if project_id is None:
+        return
+    if not await projects.hold_own(conn, user_id, project_id):
+        raise NotFound("No such project.", field="projectId")

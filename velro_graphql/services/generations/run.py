@@ -7,17 +7,14 @@ and never submits it again.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import random
 from uuid import UUID
 
 from velro_graphql.db import generation_updates as updates
 from velro_graphql.db import jobs, outputs
-from velro_graphql.db.jobs import Job
 from velro_graphql.db.session import as_service
-from velro_graphql.entities import Generation, Output
+from velro_graphql.entities import Generation, GenerationStatus, Job, Output
 from velro_graphql.providers.base import (
     Provider,
     ProviderRequest,
@@ -26,8 +23,13 @@ from velro_graphql.providers.base import (
     SubmitOutcomeUnknown,
     TransientProviderError,
 )
-from velro_graphql.services import lifecycle
-from velro_graphql.services.outputs import RetryLater, remove_files, store_outputs
+from velro_graphql.services.generations.finish import finish
+from velro_graphql.services.generations.outputs import RetryLater, remove_files, store_outputs
+from velro_graphql.services.generations.requests import (
+    cancel_at_provider,
+    cancel_stray,
+    provider_request,
+)
 from velro_graphql.services.runtime import Runtime
 from velro_graphql.storage.base import StorageError
 
@@ -74,36 +76,6 @@ async def _step(rt: Runtime, job: Job, generation: Generation) -> float | None:
     return await _apply(rt, provider, generation, request, status)
 
 
-def provider_request(rt: Runtime, generation: Generation) -> ProviderRequest:
-    arguments = {"prompt": generation.prompt, **generation.parameters}
-    if generation.negative_prompt:
-        arguments["negative_prompt"] = generation.negative_prompt
-    if generation.image_url:
-        arguments["image_url"] = generation.image_url
-    model = rt.models.get(generation.model_id)
-    return ProviderRequest(
-        generation_id=str(generation.id),
-        model_id=generation.model_id,
-        media_type=model.media_type if model else "image",
-        arguments=arguments,
-        webhook_url=webhook_url(rt, generation.id),
-    )
-
-
-def webhook_url(rt: Runtime, generation_id: UUID) -> str | None:
-    """Where fal reports on a generation; the tag proves the generation id came from us."""
-    base = rt.settings.public_base_url
-    if not base:
-        return None
-    tag = webhook_tag(rt, str(generation_id))
-    return f"{base.rstrip('/')}/webhooks/fal?generation={generation_id}&tag={tag}"
-
-
-def webhook_tag(rt: Runtime, generation_id: str) -> str:
-    key = (rt.settings.fal_key or "").encode()
-    return hmac.new(key, generation_id.encode(), hashlib.sha256).hexdigest()[:32]
-
-
 async def _submit(
     rt: Runtime, job: Job, provider: Provider, request: ProviderRequest
 ) -> float | None:
@@ -128,15 +100,6 @@ async def _submit(
     if not recorded:  # cancelled or reaped meanwhile, or a webhook adopted a lost earlier submit
         await cancel_stray(provider, request, request_id)
     return None
-
-
-async def cancel_stray(provider: Provider, request: ProviderRequest, request_id: str) -> None:
-    """Cancel a second provider request for one generation, which nobody would use."""
-    log.warning("stray request %s for generation %s: cancelling", request_id, request.generation_id)
-    try:
-        await provider.cancel(request, request_id)
-    except Exception:
-        log.warning("could not cancel stray request %s", request_id, exc_info=True)
 
 
 async def _apply(
@@ -172,7 +135,7 @@ async def _complete(rt: Runtime, generation: Generation, kept: list[Output]) -> 
         await _fail(rt, generation.id, "OUTPUT_UNAVAILABLE", "No output could be retrieved.")
         return
     async with as_service(rt.pool) as conn:
-        ended = await lifecycle.finish(conn, generation.id, status="COMPLETED")
+        ended = await finish(conn, generation.id, status=GenerationStatus.COMPLETED)
         if ended is not None:
             for output in kept:
                 await outputs.upsert(conn, output)
@@ -185,13 +148,17 @@ async def _completed_elsewhere(rt: Runtime, generation_id: UUID) -> bool:
     """Whether another run of this step completed it: then the files at these paths are its."""
     async with rt.pool.acquire() as conn:
         current = await updates.get(conn, generation_id)
-    return current is not None and current.status == "COMPLETED"
+    return current is not None and current.status == GenerationStatus.COMPLETED
 
 
 async def _fail(rt: Runtime, generation_id: UUID, code: str, message: str) -> None:
     async with as_service(rt.pool) as conn:
-        await lifecycle.finish(
-            conn, generation_id, status="FAILED", error_code=code, error_message=message[:1000]
+        await finish(
+            conn,
+            generation_id,
+            status=GenerationStatus.FAILED,
+            error_code=code,
+            error_message=message[:1000],
         )
 
 
@@ -216,10 +183,10 @@ async def reap_overdue(rt: Runtime, *, limit: int = 50) -> int:
     reaped = 0
     for generation_id in overdue:
         async with as_service(rt.pool) as conn:
-            ended = await lifecycle.finish(
+            ended = await finish(
                 conn,
                 generation_id,
-                status="FAILED",
+                status=GenerationStatus.FAILED,
                 error_code="TIMEOUT",
                 error_message="The generation did not finish before its deadline.",
             )
@@ -227,17 +194,6 @@ async def reap_overdue(rt: Runtime, *, limit: int = 50) -> int:
             reaped += 1
             await cancel_at_provider(rt, ended)
     return reaped
-
-
-async def cancel_at_provider(rt: Runtime, generation: Generation) -> None:
-    """Ask the provider to stop work nobody waits for any more; failures are only logged."""
-    provider = rt.providers.get(generation.provider)
-    if provider is None or generation.provider_request_id is None:
-        return
-    try:
-        await provider.cancel(provider_request(rt, generation), generation.provider_request_id)
-    except Exception:
-        log.warning("could not cancel %s at %s", generation.id, generation.provider, exc_info=True)
 
 
 async def release_all(rt: Runtime, *, owner: str) -> None:

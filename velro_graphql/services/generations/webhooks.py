@@ -8,16 +8,47 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Mapping
 from uuid import UUID
 
 from velro_graphql.db import generation_updates as updates
 from velro_graphql.db import jobs
 from velro_graphql.db.session import Queryable, as_service
 from velro_graphql.entities import Generation
-from velro_graphql.services.jobs import cancel_stray, provider_request, webhook_tag
+from velro_graphql.errors import Unauthenticated, UpstreamUnavailable
+from velro_graphql.providers.fal_webhooks import (
+    FalWebhookVerifier,
+    InvalidWebhook,
+    WebhookKeysUnavailable,
+)
+from velro_graphql.services.generations.requests import cancel_stray, provider_request, webhook_tag
 from velro_graphql.services.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+
+class FalWebhooks:
+    """fal's webhooks as they arrive: verified with fal's keys, then applied."""
+
+    def __init__(self, rt: Runtime) -> None:
+        settings = rt.settings
+        self._rt = rt
+        self._verifier = FalWebhookVerifier(
+            settings.fal_webhook_jwks_url, rt.http, user_id=settings.fal_user_id
+        )
+
+    async def receive(
+        self, headers: Mapping[str, str], body: bytes, *, generation: str | None, tag: str | None
+    ) -> None:
+        """Apply a webhook fal signed; UNAUTHENTICATED for any other, UPSTREAM_UNAVAILABLE
+        while fal's keys cannot be fetched (fal then delivers it again)."""
+        try:
+            request_id = await self._verifier.verify(headers, body)
+        except InvalidWebhook as error:
+            raise Unauthenticated(str(error)) from error
+        except WebhookKeysUnavailable as error:
+            raise UpstreamUnavailable(str(error)) from error
+        await handle_fal(self._rt, request_id, generation=generation, tag=tag)
 
 
 async def handle_fal(
