@@ -20,6 +20,8 @@ INIT_TIMEOUT = 4408
 DUPLICATE_ID = 4409
 TOO_MANY_REQUESTS = 4429
 TRY_AGAIN_LATER = 1013
+# RFC 6455: a message over MAX_WEBSOCKET_MESSAGE_BYTES (uvicorn's ws_max_size sends it too).
+MESSAGE_TOO_BIG = 1009
 
 
 @dataclass(frozen=True, slots=True)
