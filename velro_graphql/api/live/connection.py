@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphql import GraphQLError, OperationType
@@ -28,6 +28,7 @@ from velro_graphql.api.live.protocol import (
     UNAUTHORIZED,
     Dialect,
     message,
+    too_big,
 )
 from velro_graphql.api.telemetry import error_codes
 from velro_graphql.entities import Caller
@@ -85,7 +86,7 @@ class Connection:
                     return
                 if self.outbox.closing:
                     continue
-                if _too_big(received, self._fanout.services.settings.websocket_message_limit):
+                if too_big(received, self._fanout.services.settings.websocket_message_limit):
                     self.outbox.close(MESSAGE_TOO_BIG, "Message too big")
                 else:
                     await self._receive(received.get("text"))
@@ -235,11 +236,7 @@ class Connection:
         if len(self._subscribers) >= bound:
             too_many = RateLimited("Too many subscriptions on this connection.", retry_after=0)
             raise Refused.because(too_many, kind="subscription")
-        try:
-            feed = await self._fanout.feed(caller, request, admitted)
-        except Refused as refused:
-            refused.kind = "subscription"
-            raise
+        feed = await self._fanout.feed(caller, request, admitted)
         subscriber = Subscriber(feed, self, op_id, self._dialect.data_prefix(op_id))
         self._subscribers[op_id] = subscriber
         self._fanout.feeds.join(subscriber)
@@ -292,16 +289,6 @@ _HANDLERS: dict[bool, dict[str, Handler]] = {
         "connection_terminate": Connection._terminate,
     },
 }
-
-
-def _too_big(received: Mapping[str, Any], limit: int) -> bool:
-    """Whether a message is over `limit` bytes (in UTF-8), checked before it is decoded."""
-    text, data = received.get("text"), received.get("bytes")
-    if text is not None:
-        return len(text) > limit or (
-            len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
-        )
-    return data is not None and len(data) > limit
 
 
 def _refusal(error: VelroError) -> dict[str, object]:

@@ -105,12 +105,12 @@ class Fanout:
             operation_name=request.operation_name,
         )
         if isinstance(executor, list):
-            raise Refused(executor)
+            raise Refused(executor, kind="subscription")
         stream = create_source_event_stream(executor)
         if isawaitable(stream):
             stream = await stream
         if isinstance(stream, ExecutionResult):
-            raise Refused(stream.errors or [])
+            raise Refused(stream.errors or [], kind="subscription")
         if not isinstance(stream, LiveSource):
             raise TypeError(f"a subscription resolver returned {type(stream).__name__}")
         return stream
