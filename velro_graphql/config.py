@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     max_query_tokens: int = Field(default=3000, ge=100)
     max_query_cost: int = Field(default=5000, ge=10)
     max_body_bytes: int = Field(default=100_000, ge=1024)
+    # A WebSocket message's bound (close 1009 past it); default: max_body_bytes.
+    max_websocket_message_bytes: int | None = Field(default=None, ge=1024)
+    # Parsed and validated documents kept for every transport (api/documents.py).
+    document_cache_max_bytes: int = Field(default=32 * 1024 * 1024, ge=0)
     graphiql: bool | None = Field(default=None, description="Default: on only when embedded.")
     introspection: bool | None = Field(default=None, description="Default: on only when embedded.")
     # Answer supported read-only queries with one JSON statement (api/compiled.py).
@@ -99,6 +103,10 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.embedded if self.graphiql is None else self.graphiql
+
+    @property
+    def websocket_message_limit(self) -> int:
+        return self.max_websocket_message_bytes or self.max_body_bytes
 
     @property
     def introspection_enabled(self) -> bool:

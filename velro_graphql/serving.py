@@ -34,7 +34,9 @@ def take_port(host: str, port: int) -> socket.socket:
 
 def server_config(app: Any, settings: Settings, *, host: str, port: int) -> uvicorn.Config:
     """uvicorn's settings; forwarded headers count only from FORWARDED_ALLOW_IPS (uvicorn would
-    otherwise believe any local process, and read that variable itself)."""
+    otherwise believe any local process, and read that variable itself), and a WebSocket
+    message is refused (1009) past MAX_WEBSOCKET_MESSAGE_BYTES before it is buffered whole
+    (uvicorn's default is 16 MiB)."""
     return uvicorn.Config(
         app,
         host=host,
@@ -43,6 +45,7 @@ def server_config(app: Any, settings: Settings, *, host: str, port: int) -> uvic
         access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=list(settings.forwarded_allow_ips),
+        ws_max_size=settings.websocket_message_limit,
     )
 
 

@@ -40,12 +40,21 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
-    """Serve `create_app(settings)` on a free port of 127.0.0.1 until the block ends."""
+async def live_server(
+    settings: Settings, *, ws_max_size: int = 16 * 1024 * 1024
+) -> AsyncIterator[LiveServer]:
+    """Serve `create_app(settings)` on a free port of 127.0.0.1 until the block ends (with
+    uvicorn's own message bound unless `ws_max_size` says otherwise, as `serve` does)."""
     app = create_app(settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=1,
+        ws_max_size=ws_max_size,
+    )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:

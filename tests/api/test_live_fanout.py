@@ -15,9 +15,9 @@ import pytest
 
 from tests.api.live_server import LiveServer, live_server, receive, send
 from tests.factories import make_generation
+from velro_graphql.api.admission import Request
 from velro_graphql.api.app import verify_caller
 from velro_graphql.api.auth import local_user_id
-from velro_graphql.api.live.documents import Request
 from velro_graphql.api.live.fanout import Fanout, open_fanout
 from velro_graphql.api.live.feeds import Subscriber
 from velro_graphql.api.live.outbox import Outbox
@@ -130,10 +130,13 @@ class FakeConnection:
 
 
 async def subscribe(fanout: Fanout, caller: Caller, owner: FakeConnection, gid: str) -> None:
+    await join(fanout, caller, owner, Request(WATCH, {"id": gid}))
+
+
+async def join(fanout: Fanout, caller: Caller, owner: FakeConnection, request: Request) -> None:
     """What a connection does for a `subscribe` message, without the WebSocket."""
-    request = Request(WATCH, {"id": gid}, None)
-    document, operation = fanout.documents.operation(request)
-    feed = await fanout.feed(caller, request, document, operation)
+    admitted = await fanout.admission.admit(fanout.context(caller), request)
+    feed = await fanout.feed(caller, request, admitted)
     fanout.feeds.join(Subscriber(feed, owner, "1", TRANSPORT_WS.data_prefix("1")))
 
 
@@ -208,10 +211,7 @@ async def test_generation_events_sends_those_running_then_each_change(
     ]
     await make_generation(db, caller.user_id, status="COMPLETED")
     owner = FakeConnection(FakeSocket())
-    request = Request("subscription { generationEvents { id status } }", None, None)
-    document, operation = fanout.documents.operation(request)
-    feed = await fanout.feed(caller, request, document, operation)
-    fanout.feeds.join(Subscriber(feed, owner, "1", TRANSPORT_WS.data_prefix("1")))
+    await join(fanout, caller, owner, Request("subscription { generationEvents { id status } }"))
     await until(lambda: len(owner.socket.received) >= 2)
     first = {m["payload"]["data"]["generationEvents"]["id"] for m in owner.socket.received[:2]}
     assert first == {to_global_id("Generation", g) for g in running}
@@ -234,10 +234,7 @@ async def test_one_document_for_two_users_is_two_feeds(fanout: Fanout, client: A
                 "UPDATE profiles SET credits_balance = $1 WHERE id = $2", credits, caller.user_id
             )
         owner = FakeConnection(FakeSocket())
-        request = Request(balance, None, None)
-        document, operation = fanout.documents.operation(request)
-        feed = await fanout.feed(caller, request, document, operation)
-        fanout.feeds.join(Subscriber(feed, owner, "1", TRANSPORT_WS.data_prefix("1")))
+        await join(fanout, caller, owner, Request(balance))
         owners.append(owner)
     await until(lambda: all(owner.socket.received for owner in owners))
     balances = [o.socket.received[0]["payload"]["data"]["creditsChanged"] for o in owners]

@@ -148,20 +148,27 @@ async def test_subscriptions_end_with_the_connection(server: LiveServer) -> None
     assert subscribers(server) == 0
 
 
-async def test_the_socket_closes_when_its_token_expires(server: LiveServer) -> None:
+async def test_the_socket_closes_when_its_token_expires_past_the_leeway(
+    settings: Settings,
+) -> None:
     import time
 
     from tests.factories import make_token
 
-    ws = await server.connect()
-    token = make_token("brief@example.com", exp=int(time.time()) + 2)
-    await send(ws, "connection_init", payload={"Authorization": f"Bearer {token}"})
-    assert (await receive(ws))["type"] == "connection_ack"
-    await send(ws, "subscribe", id="a", payload=BALANCE)
-    assert (await receive(ws))["type"] == "next"
-    async with asyncio.timeout(5):
-        assert await closed_with(ws) == 4403
-    assert subscribers(server) == 0
+    # The verifier accepts a token until `exp` plus the leeway: so does the socket.
+    async with live_server(settings.model_copy(update={"jwt_leeway_seconds": 2})) as server:
+        ws = await server.connect()
+        token = make_token("brief@example.com", exp=int(time.time()) + 1)
+        await send(ws, "connection_init", payload={"Authorization": f"Bearer {token}"})
+        assert (await receive(ws))["type"] == "connection_ack"
+        await send(ws, "subscribe", id="a", payload=BALANCE)
+        assert (await receive(ws))["type"] == "next"
+        await asyncio.sleep(1.2)  # past `exp`, within the leeway
+        await send(ws, "ping")
+        assert await receive(ws) == {"type": "pong"}
+        async with asyncio.timeout(5):
+            assert await closed_with(ws) == 4403
+        assert subscribers(server) == 0
 
 
 async def test_subscriptions_spend_the_operation_budget_when_they_start(

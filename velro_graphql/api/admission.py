@@ -1,28 +1,189 @@
-"""What no operation may do, over any transport: one admission policy for HTTP and WebSocket.
+"""What no operation may do, over any transport: the one admission policy.
 
-`admit_operation` runs after validation and before execution: on HTTP from the guard
-extension (api/guards.py), on WebSocket subscriptions from the live fan-out.
+Every operation passes `Admission`'s steps in this order, whether it comes over HTTP (GET or
+POST, through the strawberry extension in api/guards.py) or a WebSocket (either protocol, a
+query, a mutation or a subscription, through `Admission.admit` in api/live/connection.py):
+
+1. persisted-query rules (api/persisted.py): a hash becomes its document, a new one is learned
+   by a signed-in caller, and with PERSISTED_QUERIES_ONLY an unknown one is refused;
+2. one operation of the caller's budget is spent, before any parsing;
+3. the document is parsed and validated once per distinct text (api/documents.py): tokens,
+   depth, aliases, integer literals, introspection when it is off;
+4. the operation is checked: unstorable text (NUL, lone surrogates), introspection's extent,
+   its cost with variables and their defaults, and a generation start's own budget.
+
+Refusals are GraphQL errors coded by api/errors.py; `record` writes the operation's log line
+and metrics.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     BREAK,
     ArgumentNode,
     DocumentNode,
-    IntValueNode,
+    GraphQLError,
+    GraphQLSchema,
     ObjectFieldNode,
     OperationDefinitionNode,
+    OperationType,
     StringValueNode,
     Visitor,
+    get_operation_ast,
     visit,
 )
 
-from velro_graphql.api.cost import introspection_extent, operation_cost
-from velro_graphql.errors import BadUserInput
+from velro_graphql.api.cost import introspection_extent, operation_cost, root_fields
+from velro_graphql.api.documents import Documents
+from velro_graphql.api.persisted import resolve_persisted
+from velro_graphql.api.telemetry import record_operation
+from velro_graphql.config import Settings
+from velro_graphql.errors import BadUserInput, VelroError
+from velro_graphql.services.rate_limits import Budget
+
+if TYPE_CHECKING:
+    from velro_graphql.api.context import Context
+
+# Mutations that start a paid generation, counted against the generation budget.
+_STARTS = frozenset({"startGeneration", "retryGeneration"})
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a client asks, on any transport: a document (or a persisted query's hash)."""
+
+    query: str | None
+    variables: dict[str, Any] | None = None
+    operation_name: str | None = None
+    extensions: dict[str, Any] | None = None
+
+    @classmethod
+    def from_payload(cls, payload: object) -> Request:
+        """A WebSocket subscribe (or start) message's payload; raises Refused when malformed."""
+        if not isinstance(payload, dict):
+            raise Refused.because(BadUserInput("The payload must be an object."))
+        query, variables = payload.get("query"), payload.get("variables")
+        name, extensions = payload.get("operationName"), payload.get("extensions")
+        if query is not None and not isinstance(query, str):
+            raise Refused.because(BadUserInput("`query` must be a string."))
+        if variables is not None and not isinstance(variables, dict):
+            raise Refused.because(BadUserInput("`variables` must be an object."))
+        if name is not None and not isinstance(name, str):
+            raise Refused.because(BadUserInput("`operationName` must be a string."))
+        if extensions is not None and not isinstance(extensions, dict):
+            raise Refused.because(BadUserInput("`extensions` must be an object."))
+        return cls(query, variables, name, extensions)
+
+
+class Refused(Exception):
+    """An operation the admission refused: the errors to answer it with."""
+
+    def __init__(self, errors: Sequence[GraphQLError], *, kind: str = "unknown") -> None:
+        super().__init__(errors[0].message if errors else "refused")
+        self.errors = list(errors)
+        self.kind = kind  # the operation's type, once it was known
+
+    @classmethod
+    def because(cls, error: Exception, *, kind: str = "unknown") -> Refused:
+        if isinstance(error, GraphQLError):
+            return cls([error], kind=kind)
+        message = getattr(error, "message", str(error))
+        return cls([GraphQLError(message, original_error=error)], kind=kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """An operation the admission let in, with what it found."""
+
+    query: str
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    cost: int
+    budget: Budget
+
+
+class Admission:
+    """The one policy: each step on its own (strawberry's hooks call them one by one) and
+    `admit`, all of them in order."""
+
+    def __init__(self, schema: GraphQLSchema, settings: Settings) -> None:
+        self.documents = Documents(schema, settings)
+        self.max_cost = settings.max_query_cost
+
+    async def admit(self, context: Context, request: Request) -> Admitted:
+        """Every step, in order; raises Refused."""
+        kind = "unknown"
+        try:
+            query = await self.resolve(context, request)
+            if query is None:
+                raise BadUserInput("No GraphQL query found in the request.", field="query")
+            budget = await self.spend(context)
+            document = self.document(query)
+            operation = operation_of(document, request.operation_name)
+            kind = operation.operation.value
+            cost = await self.check(context, document, operation, request.variables)
+        except (VelroError, GraphQLError) as error:
+            raise Refused.because(error, kind=kind) from None
+        except Refused as refused:
+            refused.kind = kind
+            raise
+        return Admitted(query, document, operation, cost, budget)
+
+    async def resolve(self, context: Context, request: Request) -> str | None:
+        """Step 1: the persisted-query rules; the document to run (None: none was sent)."""
+        return await resolve_persisted(context, request.query, request.extensions)
+
+    async def spend(self, context: Context) -> Budget:
+        """Step 2: one operation of the caller's budget, before the document is even parsed."""
+        limits = context.services.rate_limits
+        return await limits.spend(limits.operations, context.rate_limit_key)
+
+    def document(self, query: str) -> DocumentNode:
+        """Step 3: the parsed and validated document; raises Refused with what is wrong."""
+        checked = self.documents.check(query)
+        if checked.document is None or checked.errors:
+            raise Refused(checked.fresh_errors())
+        return checked.document
+
+    async def check(
+        self,
+        context: Context,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: dict[str, Any] | None,
+    ) -> int:
+        """Step 4: the operation's text, extent and cost; a start spends its own budget.
+        Returns the cost."""
+        cost = admit_operation(document, operation, variables, max_cost=self.max_cost)
+        starts = sum(1 for name in root_fields(document, operation).values() if name in _STARTS)
+        if starts and operation.operation == OperationType.MUTATION:
+            limits = context.services.rate_limits
+            await limits.spend(limits.generations, context.rate_limit_key, cost=starts)
+        return cost
+
+    def record(
+        self, context: Context, kind: str, name: str | None, codes: list[str], seconds: float
+    ) -> None:
+        """The operation's one log line and its metrics, whatever its transport and outcome."""
+        record_operation(context, kind, name, codes, seconds)
+
+
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
+    """The operation `name` picks from the document (or its only one)."""
+    operation = get_operation_ast(document, name)
+    if operation is None:
+        raise GraphQLError(
+            f"Unknown operation named '{name}'."
+            if name
+            else "Must provide operation name if query contains multiple operations."
+        )
+    return operation
+
 
 # One full introspection (GraphiQL's, codegen's) asks `__schema` once and nests three lists
 # (types -> fields -> args); 30 aliased copies answered 1.86 MB, and nesting more lists
@@ -32,10 +193,6 @@ MAX_INTROSPECTION_LISTS = 3
 # Postgres text holds neither NUL nor lone UTF-16 surrogates (JSON's "\ud800" decodes to one
 # and fails asyncpg's UTF-8 encoding): refused here, naming the field, not mid-operation.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-# Integer literals past Python's int() limit (4,300 digits) fail graphql-core's validation with
-# a ValueError; far shorter ones already fit no Int and no seed.
-MAX_INT_LITERAL_DIGITS = 100
-_LONG_DIGITS = re.compile(rf"\d{{{MAX_INT_LITERAL_DIGITS + 1}}}")
 
 
 def admit_operation(
@@ -57,26 +214,6 @@ def admit_operation(
             field="cost",
         )
     return cost
-
-
-def check_literals(document: DocumentNode) -> None:
-    """Before validation: refuse integer literals too long for any input."""
-    if document.loc is not None and not _LONG_DIGITS.search(document.loc.source.body):
-        return
-    finder = _LongInteger()
-    visit(document, finder)
-    if finder.found:
-        raise BadUserInput(
-            f"Integer literals are limited to {MAX_INT_LITERAL_DIGITS} digits.", field="query"
-        )
-
-
-class _LongInteger(Visitor):
-    found = False
-
-    def enter_int_value(self, node: IntValueNode, *_: object) -> object:
-        self.found = len(node.value.lstrip("-")) > MAX_INT_LITERAL_DIGITS
-        return BREAK if self.found else None
 
 
 def check_introspection(document: DocumentNode, operation: OperationDefinitionNode) -> None:

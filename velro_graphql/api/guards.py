@@ -1,92 +1,103 @@
-"""Before anything executes: the caller's rate limits and the admission policy (cost,
-introspection, unstorable text: api/admission.py).
-
-Depth, aliases and tokens are checked by strawberry's own validators (see schema.py); this
-adds the per-user budgets, and Shopify-style `extensions.cost` on responses.
+"""The admission policy (api/admission.py) in strawberry's pipeline: each of its steps at the
+hook where strawberry would do the same, so HTTP operations, and WebSocket queries and
+mutations, pass exactly what WebSocket subscriptions pass. Adds Shopify-style
+`extensions.cost` to responses.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from graphql import (
-    ExecutionResult,
-    GraphQLError,
-    OperationDefinitionNode,
-    OperationType,
-    get_operation_ast,
-)
+from graphql import ExecutionResult, GraphQLError, OperationType, get_operation_ast
 from strawberry.extensions import SchemaExtension
 
-from velro_graphql.api.admission import admit_operation, check_literals
-from velro_graphql.api.cost import root_fields
+from velro_graphql.api.admission import Admission, Admitted, Request
+from velro_graphql.api.errors import classify
+from velro_graphql.api.telemetry import error_codes
 from velro_graphql.errors import RateLimited, VelroError
 from velro_graphql.services.rate_limits import Budget
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context
 
-# Mutations that start a paid generation, counted against the generation budget.
-_STARTS = frozenset({"startGeneration", "retryGeneration"})
 
+class AdmissionGuard(SchemaExtension):
+    """Runs first: every step of the admission, and the operation's log line at the end."""
 
-class OperationGuard(SchemaExtension):
-    def __init__(self) -> None:
+    def __init__(self, admission: Admission) -> None:
+        self.admission = admission
         self._cost: int | None = None
         self._budget: Budget | None = None
+        self._admitted: Admitted | None = None
 
     async def on_operation(self) -> AsyncIterator[None]:
-        # Before parsing: a document that fails parsing or validation spends its operation too,
-        # so a stream of broken documents empties its sender's budget like any other.
-        context: Context = self.execution_context.context
-        limits = context.services.rate_limits
+        ec = self.execution_context
+        context: Context = ec.context
+        started = time.perf_counter()
+        # A WebSocket query comes admitted already (api/live/connection.py): not spent twice.
+        admitted = getattr(context, "admitted", None)
+        self._admitted = admitted if isinstance(admitted, Admitted) else None
         try:
-            self._budget = await limits.spend(limits.operations, context.rate_limit_key)
-        except RateLimited as error:
+            await self._enter(context)
+        except (VelroError, GraphQLError) as error:
             set_http_status(context, error)
+            codes = [error.code if isinstance(error, VelroError) else _code(error)]
+            self.admission.record(context, "unknown", None, codes, time.perf_counter() - started)
             raise
+        yield
+        codes = error_codes(getattr(ec.result, "errors", None))
+        seconds = time.perf_counter() - started
+        self.admission.record(context, _kind(ec), ec.operation_name, codes, seconds)
+
+    async def _enter(self, context: Context) -> None:
+        ec = self.execution_context
+        if self._admitted is not None:
+            ec.query = self._admitted.query
+            self._cost, self._budget = self._admitted.cost, self._admitted.budget
+            return
+        request = Request(ec.query, ec.variables, ec.operation_name, ec.operation_extensions)
+        ec.query = await self.admission.resolve(context, request)
+        self._budget = await self.admission.spend(context)
+
+    def on_parse(self) -> Iterator[None]:
+        ec = self.execution_context
+        checked = self.admission.documents.check(ec.query or "")
+        if checked.document is None:
+            raise checked.fresh_errors()[0]
+        ec.graphql_document = checked.document
         yield
 
     def on_validate(self) -> Iterator[None]:
-        document = self.execution_context.graphql_document
-        if document is not None:
-            check_literals(document)
+        ec = self.execution_context
+        ec.pre_execution_errors = self.admission.documents.check(ec.query or "").fresh_errors()
         yield
 
     async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
         context: Context = ec.context
         operation = get_operation_ast(ec.graphql_document, ec.operation_name)  # type: ignore[arg-type]
-        try:
-            if operation is not None:
-                await self._check(context, operation, ec.variables)
-        except VelroError as error:
-            refusal = GraphQLError(error.message, original_error=error)
-            if operation is not None and operation.operation == OperationType.SUBSCRIPTION:
-                raise refusal from None
-            ec.result = ExecutionResult(data=None, errors=[refusal])
-            set_http_status(context, error)
+        if self._admitted is None and operation is not None:
+            assert ec.graphql_document is not None
+            try:
+                self._cost = await self.admission.check(
+                    context, ec.graphql_document, operation, ec.variables
+                )
+            except VelroError as error:
+                refusal = GraphQLError(error.message, original_error=error)
+                if operation.operation == OperationType.SUBSCRIPTION:
+                    raise refusal from None
+                ec.result = ExecutionResult(data=None, errors=[refusal])
+                set_http_status(context, error)
         yield
-
-    async def _check(
-        self, context: Context, operation: OperationDefinitionNode, variables: Any
-    ) -> None:
-        document = self.execution_context.graphql_document
-        assert document is not None
-        limit = context.services.settings.max_query_cost
-        self._cost = admit_operation(document, operation, variables, max_cost=limit)
-        starts = sum(1 for name in root_fields(document, operation).values() if name in _STARTS)
-        if starts and operation.operation == OperationType.MUTATION:
-            limits = context.services.rate_limits
-            await limits.spend(limits.generations, context.rate_limit_key, cost=starts)
 
     def get_results(self) -> dict[str, Any]:
         if self._cost is None:
             return {}
         cost: dict[str, Any] = {
             "requestedQueryCost": self._cost,
-            "maximumQueryCost": self.execution_context.context.services.settings.max_query_cost,
+            "maximumQueryCost": self.admission.max_cost,
         }
         if self._budget is not None:
             cost["throttleStatus"] = {
@@ -97,9 +108,20 @@ class OperationGuard(SchemaExtension):
         return {"cost": cost}
 
 
-def set_http_status(context: Context, error: VelroError) -> None:
+def set_http_status(context: Context, error: Exception) -> None:
     response = getattr(context, "response", None)
     if response is None or not isinstance(error, RateLimited):
         return
     response.status_code = 429
     response.headers["Retry-After"] = str(error.retry_after)
+
+
+def _code(error: GraphQLError) -> str:
+    return str((error.extensions or {}).get("code") or classify(error))
+
+
+def _kind(ec: Any) -> str:
+    try:
+        return str(ec.operation_type.value)
+    except (RuntimeError, AttributeError):
+        return "unknown"

@@ -13,15 +13,12 @@ import hashlib
 import json
 import sys
 from collections import OrderedDict
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
-from velro_graphql.api.guards import set_http_status
-from velro_graphql.errors import RateLimited, Unauthenticated
+from velro_graphql.errors import Unauthenticated
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context
@@ -80,22 +77,18 @@ def _error(message: str, code: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
 
 
-class PersistedQueryExtension(SchemaExtension):
-    """Runs first: fills in the document of a persisted query, or refuses the request."""
-
-    async def on_operation(self) -> AsyncIterator[None]:
-        ec = self.execution_context
-        context: Context = ec.context
-        store = context.services.persisted_queries
-        persisted = (ec.operation_extensions or {}).get("persistedQuery")
-        given = ec.query
-        ec.query = _resolve(store, given, persisted)
-        if given is not None and isinstance(persisted, dict):
-            sha256 = persisted["sha256Hash"]
-            if store.find(sha256) is None:
-                await _register(context)
-                store.learn(sha256, given)
-        yield
+async def resolve_persisted(context: Context, query: str | None, extensions: Any) -> str | None:
+    """The document to run: the one given, or the persisted one its hash names; keeps a new
+    one (for a signed-in caller) or refuses by the store's rules."""
+    store = context.services.persisted_queries
+    persisted = (extensions or {}).get("persistedQuery") if isinstance(extensions, dict) else None
+    resolved = _resolve(store, query, persisted)
+    if query is not None and isinstance(persisted, dict):
+        sha256 = persisted["sha256Hash"]
+        if store.find(sha256) is None:
+            await _register(context)
+            store.learn(sha256, query)
+    return resolved
 
 
 async def _register(context: Context) -> None:
@@ -104,11 +97,7 @@ async def _register(context: Context) -> None:
         context.check_token()  # a refused token says why
         raise Unauthenticated("Sign in to register a persisted query.")
     limits = context.services.rate_limits
-    try:
-        await limits.spend(limits.operations, context.rate_limit_key)
-    except RateLimited as error:
-        set_http_status(context, error)
-        raise
+    await limits.spend(limits.operations, context.rate_limit_key)
 
 
 def _resolve(store: PersistedQueries, query: str | None, persisted: Any) -> str | None:

@@ -7,29 +7,19 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import SchemaExtension
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from velro_graphql.api.admission import Admission
 from velro_graphql.api.compiled import CompiledReads
 from velro_graphql.api.errors import ErrorCodes, code_errors
-from velro_graphql.api.guards import OperationGuard
-from velro_graphql.api.persisted import PersistedQueryExtension
+from velro_graphql.api.guards import AdmissionGuard
 from velro_graphql.api.resolvers.generation_mutations import GenerationMutation
 from velro_graphql.api.resolvers.project_mutations import ProjectMutation
 from velro_graphql.api.resolvers.query import Query
 from velro_graphql.api.resolvers.subscription import Subscription
-from velro_graphql.api.telemetry import OperationLog
 from velro_graphql.api.types.generation import Generation
 from velro_graphql.api.types.project import Project
 from velro_graphql.api.types.user import User
@@ -52,6 +42,21 @@ class DatabaseSession(SchemaExtension):
 
 
 class VelroSchema(strawberry.Schema):
+    """The schema, and the admission policy every operation on every transport passes."""
+
+    admission: Admission
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        extensions: list[Any] = [
+            lambda: AdmissionGuard(self.admission),  # first: it may supply the document itself
+            DatabaseSession,
+            ErrorCodes,
+        ]
+        if settings.compiled_reads:
+            extensions.append(CompiledReads)  # after the admission: refused operations never run
+        super().__init__(**kwargs, extensions=extensions)
+        self.admission = Admission(self._schema, settings)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -87,34 +92,12 @@ class VelroSchema(strawberry.Schema):
         )
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+def build_schema(settings: Settings | None = None) -> VelroSchema:
     """The schema with its per-operation extensions, in the order they run."""
-    limits = settings or Settings()
-    # Each limiter makes a new rule class when built; built per operation, they would change
-    # ValidationCache's key every time and every document would be validated again.
-    limit_rules = [
-        *QueryDepthLimiter(max_depth=limits.max_query_depth).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=limits.max_query_aliases).validation_rules,
-    ]
-    extensions: list[Any] = [
-        PersistedQueryExtension,  # first: it may supply the document itself
-        OperationLog,
-        DatabaseSession,
-        ErrorCodes,
-        lambda: MaxTokensLimiter(max_token_count=limits.max_query_tokens),
-        lambda: ParserCache(maxsize=512),
-        lambda: AddValidationRules(limit_rules),
-        lambda: ValidationCache(maxsize=512),
-        OperationGuard,
-    ]
-    if limits.compiled_reads:
-        extensions.append(CompiledReads)  # after the guard: refused operations never run
-    if not limits.introspection_enabled:
-        extensions.append(DisableIntrospection)
     return VelroSchema(
+        settings or Settings(),
         query=Query,
         mutation=merge_types("Mutation", (ProjectMutation, GenerationMutation)),
         subscription=Subscription,
         types=[Project, Generation, User],
-        extensions=extensions,
     )

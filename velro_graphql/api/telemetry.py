@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from graphql import GraphQLError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from strawberry.extensions import SchemaExtension
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context
@@ -46,36 +45,25 @@ class Metrics:
         )
 
 
-class OperationLog(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        context: Context = self.execution_context.context
-        elapsed = time.perf_counter() - started
-        kind = _operation_type(self.execution_context)
-        codes = _codes(self.execution_context.result)
-        metrics = context.services.metrics
-        metrics.operations.labels(kind, codes[0] if codes else "ok").inc()
-        metrics.duration.labels(kind).observe(elapsed)
-        log.info(
-            "operation",
-            extra={
-                "request_id": context.request_id,
-                "user_id": str(context.user_id) if context.user_id else None,
-                "operation": self.execution_context.operation_name or kind,
-                "duration_ms": round(elapsed * 1000, 2),
-                "error_codes": codes,
-            },
-        )
+def record_operation(
+    context: Context, kind: str, name: str | None, codes: list[str], seconds: float
+) -> None:
+    """Count an operation by type and outcome, time it, and log its one line."""
+    metrics = context.services.metrics
+    metrics.operations.labels(kind, codes[0] if codes else "ok").inc()
+    metrics.duration.labels(kind).observe(seconds)
+    log.info(
+        "operation",
+        extra={
+            "request_id": context.request_id,
+            "user_id": str(context.user_id) if context.user_id else None,
+            "operation": name or kind,
+            "duration_ms": round(seconds * 1000, 2),
+            "error_codes": codes,
+        },
+    )
 
 
-def _operation_type(ec: Any) -> str:
-    try:
-        return str(ec.operation_type.value)
-    except (RuntimeError, AttributeError):
-        return "unknown"
-
-
-def _codes(result: Any) -> list[str]:
-    errors = getattr(result, "errors", None) or []
-    return [str((e.extensions or {}).get("code", "INTERNAL")) for e in errors]
+def error_codes(errors: Sequence[GraphQLError] | None) -> list[str]:
+    """The codes of errors already coded (api/errors.py)."""
+    return [str((e.extensions or {}).get("code", "INTERNAL")) for e in errors or ()]

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, OperationType
+from graphql import GraphQLError, OperationType
 from starlette.websockets import WebSocket
 
-from velro_graphql.api.errors import classify, code_errors
-from velro_graphql.api.live.documents import Refused, Request
-from velro_graphql.api.live.fanout import Fanout
+from velro_graphql.api.admission import Admitted, Refused, Request
+from velro_graphql.api.errors import code_errors
+from velro_graphql.api.live.fanout import Fanout, LiveContext
 from velro_graphql.api.live.feeds import Subscriber
 from velro_graphql.api.live.outbox import Outbox
 from velro_graphql.api.live.protocol import (
@@ -23,16 +22,17 @@ from velro_graphql.api.live.protocol import (
     DUPLICATE_ID,
     FORBIDDEN,
     INIT_TIMEOUT,
+    MESSAGE_TOO_BIG,
     TOO_MANY_REQUESTS,
     TRY_AGAIN_LATER,
     UNAUTHORIZED,
     Dialect,
     message,
+    too_big,
 )
+from velro_graphql.api.telemetry import error_codes
 from velro_graphql.entities import Caller
 from velro_graphql.errors import BadUserInput, RateLimited, VelroError
-
-operations_log = logging.getLogger("velro_graphql.operations")
 
 INIT_TIMEOUT_SECONDS = 10.0
 # Unsent messages a connection may hold before it is closed. Results of one subscription
@@ -84,7 +84,11 @@ class Connection:
                 received = await self._websocket.receive()
                 if received["type"] == "websocket.disconnect":
                     return
-                if not self.outbox.closing:
+                if self.outbox.closing:
+                    continue
+                if too_big(received, self._fanout.services.settings.websocket_message_limit):
+                    self.outbox.close(MESSAGE_TOO_BIG, "Message too big")
+                else:
                     await self._receive(received.get("text"))
         finally:
             running = list(self._operations.values())
@@ -114,7 +118,7 @@ class Connection:
             return
         try:
             received = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # (an integer past 4,300 digits is a ValueError)
             received = None
         if not isinstance(received, dict):
             self._malformed("WebSocket message must be a JSON object")
@@ -151,8 +155,9 @@ class Connection:
     def _expire_with(self, caller: Caller) -> None:
         """Close when the token does: a socket must not outlive the credential that opened it.
         4403 makes graphql-ws clients reconnect, building their connection params (and so a
-        fresh token) again."""
-        remaining = float(caller.claims["exp"]) - time.time()
+        fresh token) again. Allows the verifier's clock leeway: the token is still accepted."""
+        leeway = self._fanout.services.settings.jwt_leeway_seconds
+        remaining = float(caller.claims["exp"]) + leeway - time.time()
         loop = asyncio.get_running_loop()
         self._expiry_timer = loop.call_later(
             max(remaining, 0), self.outbox.close, FORBIDDEN, "Token expired"
@@ -197,59 +202,57 @@ class Connection:
                 self.outbox.send(self._dialect.error(op_id, self._formatted(refused.errors)))
 
     async def _run(self, caller: Caller, op_id: str, request: Request) -> None:
-        document, operation = self._fanout.documents.operation(request)
-        if operation.operation is OperationType.SUBSCRIPTION:
-            try:
-                await self._subscribe(caller, op_id, request, document, operation)
-            except Refused as refused:
-                self._record(caller, request, [classify(error) for error in refused.errors])
-                raise
-            self._record(caller, request, [])
-            return
+        context = self._fanout.context(caller, self.request_id, self._address)
+        started = time.perf_counter()
+        try:
+            context.admitted = await self._fanout.admission.admit(context, request)
+            if context.admitted.operation.operation is not OperationType.SUBSCRIPTION:
+                self._start_operation(op_id, context, request)
+                return  # strawberry's pipeline logs it, as it does HTTP operations
+            await self._subscribe(caller, op_id, request, context.admitted)
+        except Refused as refused:
+            self._record(context, refused.kind, request, refused.errors, started)
+            raise
+        self._record(context, "subscription", request, [], started)
+
+    def _start_operation(self, op_id: str, context: LiveContext, request: Request) -> None:
         if len(self._operations) >= self._fanout.services.settings.max_subscriptions_per_connection:
-            raise Refused.because(
-                RateLimited("Too many operations running on this connection.", retry_after=1)
-            )
+            too_many = RateLimited("Too many operations running on this connection.", retry_after=1)
+            raise Refused.because(too_many, kind="query")
         # A task, so that a slow query delays neither pings nor other operations' messages.
-        task = asyncio.create_task(self._execute(caller, op_id, request))
+        task = asyncio.create_task(self._execute(op_id, context, request))
         task.add_done_callback(lambda _task: self._operations.pop(op_id, None))
         self._operations[op_id] = task
 
-    async def _execute(self, caller: Caller, op_id: str, request: Request) -> None:
-        payload = await self._fanout.execute(caller, request, self._address)
+    async def _execute(self, op_id: str, context: LiveContext, request: Request) -> None:
+        payload = await self._fanout.execute(context, request)
         self.outbox.send(self._dialect.data_prefix(op_id) + payload + "}")
         self.outbox.send(message("complete", id=op_id))
 
     async def _subscribe(
-        self,
-        caller: Caller,
-        op_id: str,
-        request: Request,
-        document: DocumentNode,
-        operation: OperationDefinitionNode,
+        self, caller: Caller, op_id: str, request: Request, admitted: Admitted
     ) -> None:
         bound = self._fanout.services.settings.max_subscriptions_per_connection
         if len(self._subscribers) >= bound:
             too_many = RateLimited("Too many subscriptions on this connection.", retry_after=0)
-            raise Refused.because(too_many)
-        feed = await self._fanout.feed(caller, request, document, operation)
+            raise Refused.because(too_many, kind="subscription")
+        feed = await self._fanout.feed(caller, request, admitted)
         subscriber = Subscriber(feed, self, op_id, self._dialect.data_prefix(op_id))
         self._subscribers[op_id] = subscriber
         self._fanout.feeds.join(subscriber)
 
-    def _record(self, caller: Caller, request: Request, codes: list[str]) -> None:
-        """Count and log a subscription's start as OperationLog does other operations'."""
-        outcome = codes[0] if codes else "ok"
-        self._fanout.services.metrics.operations.labels("subscription", outcome).inc()
-        operations_log.info(
-            "operation",
-            extra={
-                "request_id": self.request_id,
-                "user_id": str(caller.user_id),
-                "operation": request.operation_name or "subscription",
-                "error_codes": codes,
-            },
-        )
+    def _record(
+        self,
+        context: LiveContext,
+        kind: str,
+        request: Request,
+        errors: list[GraphQLError],
+        started: float,
+    ) -> None:
+        code_errors(errors, self)
+        codes = error_codes(errors)
+        seconds = time.perf_counter() - started
+        self._fanout.admission.record(context, kind, request.operation_name, codes, seconds)
 
     async def _stop(self, received: dict[str, Any]) -> None:
         op_id = received.get("id")

@@ -10,35 +10,36 @@ from inspect import isawaitable
 from typing import Any
 from uuid import UUID
 
-import strawberry
-from graphql import (
-    DocumentNode,
-    ExecutionResult,
-    OperationDefinitionNode,
-    create_source_event_stream,
-)
+from graphql import ExecutionResult, create_source_event_stream
 
-from velro_graphql.api.context import AppState, Context, user_budget_key
-from velro_graphql.api.cost import operation_cost
+from velro_graphql.api.admission import Admitted, Refused, Request
+from velro_graphql.api.context import AppState, Context
 from velro_graphql.api.http import origin_allowed
-from velro_graphql.api.live.documents import Documents, Refused, Request
 from velro_graphql.api.live.execution import Renderer, Selection, encode
 from velro_graphql.api.live.feeds import Feed, FeedKey, Feeds
 from velro_graphql.api.live.source import LiveSource
+from velro_graphql.api.schema import VelroSchema
 from velro_graphql.entities import Caller
-from velro_graphql.errors import BadUserInput, Forbidden, RateLimited, Unauthenticated
+from velro_graphql.errors import Forbidden, RateLimited, Unauthenticated
 
 # How an `Authorization` value becomes a caller (api.app.verify_caller).
 Verify = Callable[[AppState, str | None], Awaitable[Caller | None]]
 
 
+class LiveContext(Context):
+    """A WebSocket operation's context; `admitted` once the admission let it in, so that
+    strawberry's pipeline does not admit (and spend) it a second time."""
+
+    admitted: Admitted | None = None
+
+
 class Fanout:
-    def __init__(self, schema: strawberry.Schema, services: AppState, verify: Verify) -> None:
+    def __init__(self, schema: VelroSchema, services: AppState, verify: Verify) -> None:
         self.schema = schema
+        self.admission = schema.admission
         self.services = services
         self._verify = verify
-        self.documents = Documents(schema, services.settings)
-        self.feeds = Feeds(Renderer(schema), self._context)
+        self.feeds = Feeds(Renderer(schema), self.context)
         self._sockets: Counter[UUID] = Counter()  # open connections per user
 
     async def admit(self, headers: Mapping[str, str], params: Mapping[str, Any]) -> Caller:
@@ -48,7 +49,7 @@ class Fanout:
         caller = await self._verify(self.services, _authorization(params))
         if caller is None:
             raise Unauthenticated("Send Authorization in connection_init.")
-        await self._spend(caller)
+        await self.admission.spend(self.context(caller))
         self._hold(caller)
         return caller
 
@@ -66,66 +67,50 @@ class Fanout:
             raise RateLimited(f"At most {bound} open WebSockets per user.", retry_after=5)
         self._sockets[caller.user_id] += 1
 
-    async def execute(self, caller: Caller, request: Request, address: str | None) -> str:
-        """Run a query or mutation once, exactly as over HTTP; its `next` payload as JSON."""
-        context = Context(self.services, caller=caller, client_address=address)
+    def context(
+        self, caller: Caller, request_id: str | None = None, address: str | None = None
+    ) -> LiveContext:
+        return LiveContext(
+            self.services, caller=caller, request_id=request_id, client_address=address
+        )
+
+    async def execute(self, context: LiveContext, request: Request) -> str:
+        """Run an admitted query or mutation, as over HTTP; its `next` payload as JSON."""
+        assert context.admitted is not None
         result = await self.schema.execute(
-            request.query, request.variables, context, operation_name=request.operation_name
+            context.admitted.query,
+            request.variables,
+            context,
+            operation_name=request.operation_name,
         )
         return encode(result.data, result.errors, context, result.extensions)
 
-    async def feed(
-        self,
-        caller: Caller,
-        request: Request,
-        document: DocumentNode,
-        operation: OperationDefinitionNode,
-    ) -> Feed:
-        """The feed a subscription joins (made if it is the first of its kind); raises Refused."""
-        self._check_cost(document, operation, request.variables)
-        try:
-            await self._spend(caller)
-        except RateLimited as error:
-            raise Refused.because(error) from None
+    async def feed(self, caller: Caller, request: Request, admitted: Admitted) -> Feed:
+        """The feed an admitted subscription joins (made if it is the first of its kind);
+        raises Refused."""
         variables = json.dumps(request.variables, sort_keys=True, separators=(",", ":"))
-        key: FeedKey = (caller.user_id, request.query, request.operation_name, variables)
+        key: FeedKey = (caller.user_id, admitted.query, request.operation_name, variables)
         existing = self.feeds.get(key)
         if existing is not None:
             return existing
-        selection = Selection(document, request.variables, request.operation_name)
-        return Feed(key, caller, selection, await self._source(document, request))
+        selection = Selection(admitted.document, request.variables, request.operation_name)
+        return Feed(key, caller, selection, await self._source(admitted, request))
 
-    def _context(self, caller: Caller) -> Context:
-        return Context(self.services, caller=caller)
-
-    async def _spend(self, caller: Caller) -> None:
-        limits = self.services.rate_limits
-        await limits.spend(limits.operations, user_budget_key(caller.user_id))
-
-    def _check_cost(
-        self, document: DocumentNode, operation: OperationDefinitionNode, variables: Any
-    ) -> None:
-        limit = self.services.settings.max_query_cost
-        cost = operation_cost(document, operation, variables)
-        if cost > limit:
-            message = f"Query cost {cost} exceeds the limit of {limit}: ask for fewer items."
-            raise Refused.because(BadUserInput(message, field="cost"))
-
-    async def _source(self, document: DocumentNode, request: Request) -> LiveSource[object]:
+    async def _source(self, admitted: Admitted, request: Request) -> LiveSource[object]:
         """The subscription resolver's source: graphql-core coerces variables and arguments."""
         executor = self.schema.execution_context_class.build(
             self.schema._schema,
-            document,
+            admitted.document,
             raw_variable_values=request.variables,
             operation_name=request.operation_name,
         )
         if isinstance(executor, list):
-            raise Refused(executor)
+            raise Refused(executor, kind="subscription")
         stream = create_source_event_stream(executor)
         if isawaitable(stream):
             stream = await stream
         if isinstance(stream, ExecutionResult):
-            raise Refused(stream.errors or [])
+            raise Refused(stream.errors or [], kind="subscription")
         if not isinstance(stream, LiveSource):
             raise TypeError(f"a subscription resolver returned {type(stream).__name__}")
         return stream
@@ -133,7 +118,7 @@ class Fanout:
 
 @asynccontextmanager
 async def open_fanout(
-    schema: strawberry.Schema, services: AppState, verify: Verify
+    schema: VelroSchema, services: AppState, verify: Verify
 ) -> AsyncIterator[Fanout]:
     """Serve WebSocket operations while the block runs, fed by the app's event hub."""
     fanout = Fanout(schema, services, verify)

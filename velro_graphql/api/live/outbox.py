@@ -66,7 +66,7 @@ class Outbox:
         if self.closing:
             return
         self.closing = True
-        self._close = (code, reason)
+        self._close = (code, _close_reason(reason))
         if self._task is None:
             self._start_drain()
 
@@ -116,3 +116,10 @@ class Outbox:
                 if self._behind is not None:
                     self._behind.cancel()
                     self._behind = None
+
+
+def _close_reason(reason: str) -> str:
+    """At most the 123 UTF-8 bytes a close frame holds, and no lone surrogate (which a client
+    can put in a message type that a reason then quotes): either would fail the close itself."""
+    encoded = reason.encode("utf-8", "replace")[:123]
+    return encoded.decode("utf-8", "ignore")

@@ -7,7 +7,7 @@ how they refuse: see `Dialect`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,8 @@ INIT_TIMEOUT = 4408
 DUPLICATE_ID = 4409
 TOO_MANY_REQUESTS = 4429
 TRY_AGAIN_LATER = 1013
+# RFC 6455: a message over MAX_WEBSOCKET_MESSAGE_BYTES (uvicorn's ws_max_size sends it too).
+MESSAGE_TOO_BIG = 1009
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +53,13 @@ def negotiate(offered: Sequence[str]) -> Dialect | None:
 
 def message(type_: str, **fields: object) -> str:
     return json.dumps({"type": type_, **fields}, separators=(",", ":"))
+
+
+def too_big(received: Mapping[str, Any], limit: int) -> bool:
+    """Whether a message is over `limit` bytes (in UTF-8), checked before it is decoded."""
+    text, data = received.get("text"), received.get("bytes")
+    if text is not None:
+        return len(text) > limit or (
+            len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
+        )
+    return data is not None and len(data) > limit
