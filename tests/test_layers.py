@@ -15,7 +15,7 @@ import pytest
 import velro_graphql
 
 PACKAGE = Path(velro_graphql.__file__).parent
-BASE = {"config", "errors", "entities", "logs"}
+BASE = {"backoff", "config", "errors", "entities", "logs"}
 EVERY_LAYER = {"api", "worker", "services", "db", "providers", "storage", "serving", *BASE}
 
 # layer -> the layers of the package it may import (its own always included)
@@ -23,6 +23,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "errors": set(),
     "entities": set(),
     "logs": set(),
+    "backoff": set(),
     "config": {"errors"},
     "db": BASE,
     "providers": BASE,

@@ -11,12 +11,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from velro_graphql.backoff import backoff_delay
 from velro_graphql.db.listen import ListenConnection, answers, open_listener
 from velro_graphql.services.readiness import State
 
@@ -66,11 +66,6 @@ class ListenerReadiness:
 
 # Called with the user whose objects changed, or None for every user (a resync).
 Listener = Callable[[UUID | None, Event], None]
-
-
-def retry_delay(attempt: int, *, first: float = 0.5, cap: float = 30.0) -> float:
-    """Exponential backoff from `first` up to `cap`, jittered so retries do not march together."""
-    return min(cap, first * 2.0 ** max(attempt - 1, 0)) * random.uniform(0.5, 1.0)
 
 
 class EventHub:
@@ -175,7 +170,7 @@ class EventHub:
             except Exception as error:  # whatever the cause, the hub must keep trying
                 log.debug("event listener reconnect %d failed: %r", attempt, error)
                 self.state = ListenerState(False, self.state.since, repr(error)[:200])
-                await asyncio.sleep(retry_delay(attempt, cap=self._retry_cap))
+                await asyncio.sleep(backoff_delay(attempt, first=0.5, cap=self._retry_cap))
                 continue
             return
 

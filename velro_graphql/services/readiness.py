@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from velro_graphql.backoff import backoff_delay
 from velro_graphql.providers.base import Provider
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,8 @@ class Backoff:
             base = self.check_seconds
         else:
             first = min(_FIRST_RETRY_SECONDS, self.retry_max_seconds)
-            base = min(self.retry_max_seconds, first * 2 ** min(failures - 1, 30))
-        # Jitter, so replicas that lost a dependency together do not retry in step.
-        return base * random.uniform(0.5, 1.0)
+            return backoff_delay(failures, first=first, cap=self.retry_max_seconds)
+        return base * random.uniform(0.5, 1.0)  # jitter: replicas do not probe in step
 
 
 @dataclass(frozen=True)

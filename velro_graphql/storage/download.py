@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import random
 import socket
 from collections.abc import Iterable
 
 import httpcore
 import httpx
 from httpcore._backends.base import SOCKET_OPTION
+
+from velro_graphql.backoff import backoff_delay
 
 _MAX_REDIRECTS = 5
 _MAX_BACKOFF = 10.0
@@ -65,8 +66,7 @@ async def _attempts(
         except TransientDownloadError:
             if attempt >= attempts:
                 raise
-        delay = min(_MAX_BACKOFF, backoff * 2 ** (attempt - 1))
-        await asyncio.sleep(random.uniform(delay / 2, delay))
+        await asyncio.sleep(backoff_delay(attempt, first=backoff, cap=_MAX_BACKOFF))
     raise DownloadError(f"No attempt made to fetch {url} (attempts={attempts}).")
 
 

@@ -20,8 +20,9 @@ from uuid import UUID
 from velro_graphql.api.live.execution import Renderer, Selection, encode_failure
 from velro_graphql.api.live.outbox import Outbox
 from velro_graphql.api.live.source import LiveSource
+from velro_graphql.backoff import backoff_delay
 from velro_graphql.entities import Caller
-from velro_graphql.services.events import Event, retry_delay
+from velro_graphql.services.events import Event
 from velro_graphql.services.health import database_unavailable
 
 if TYPE_CHECKING:
@@ -232,7 +233,7 @@ class Feeds:
         if not feed.failures:
             log.warning("live read failed (%r); retrying until the database answers", error)
         feed.failures += 1
-        delay = retry_delay(feed.failures)
+        delay = backoff_delay(feed.failures, first=0.5, cap=30.0)
         feed.retry = asyncio.get_running_loop().call_later(delay, self._retry, feed)
 
     def _retry(self, feed: Feed) -> None:

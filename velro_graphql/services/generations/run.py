@@ -8,9 +8,9 @@ and never submits it again.
 from __future__ import annotations
 
 import logging
-import random
 from uuid import UUID
 
+from velro_graphql.backoff import backoff_delay
 from velro_graphql.db import generation_updates as updates
 from velro_graphql.db import jobs, outputs
 from velro_graphql.db.session import as_service
@@ -163,7 +163,7 @@ async def _fail(rt: Runtime, generation_id: UUID, code: str, message: str) -> No
 
 
 async def _retry_later(rt: Runtime, job: Job, owner: str, error: Exception) -> None:
-    delay = min(_MAX_BACKOFF, 2.0 ** min(job.attempts, 6)) * random.uniform(0.5, 1.0)
+    delay = backoff_delay(job.attempts + 1, first=1.0, cap=_MAX_BACKOFF)
     log.warning("job %s: %s; retrying in %.1fs", job.generation_id, error, delay)
     async with as_service(rt.pool) as conn:
         await jobs.reschedule(
