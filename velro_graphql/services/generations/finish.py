@@ -70,6 +70,7 @@ async def cancel_generation(rt: Runtime, caller: Caller, generation_id: UUID) ->
             await _refuse_finished(conn, caller.user_id, generation_id, "cancel")
         balance = await current_balance(conn, caller.user_id)
     assert ended is not None
+    rt.metrics.generation_ended(ended)
     await cancel_at_provider(rt, ended)
     return Cancelled(ended, balance)
 
@@ -100,6 +101,7 @@ async def delete_generation(rt: Runtime, caller: Caller, generation_id: UUID) ->
     async with as_service(rt.pool) as conn:
         await updates.delete(conn, caller.user_id, generation_id)
     if ended is not None:
+        rt.metrics.generation_ended(ended)
         await cancel_at_provider(rt, ended)
     return balance
 
