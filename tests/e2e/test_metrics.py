@@ -73,7 +73,8 @@ async def test_both_processes_export_job_metrics_after_real_generations(
                 ("cancelled", "a calm sea [simulate-hang]"),
             )
         }
-        await _wait_status(gql, ids["late"], "IN_PROGRESS")
+        for name in ("late", "cancelled"):  # submitted: the worker counts both calls
+            await _wait_status(gql, ids[name], "IN_PROGRESS")
         waiting = await _scrape(worker_url)
         assert waiting[("velro_graphql_generations", _labels(status="IN_PROGRESS"))] >= 1
         oldest = _labels(status="IN_PROGRESS")
