@@ -1,4 +1,8 @@
-"""The `velro-graphql` command: serve | worker | migrate | token | export-schema."""
+"""The `velro-graphql` command: serve | worker | migrate | token | export-schema.
+
+Each command declares the settings it reads in `ENVIRONMENT`; its `--help` lists them as
+environment variables with their defaults.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,32 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from velro_graphql.config import Settings
+from velro_graphql.config import Settings, default_home
 from velro_graphql.errors import ConfigError
+
+# Read only by the API of `serve`; a worker reads every other setting.
+_API_ONLY = frozenset(
+    {
+        "cors_origins", "redis_url", "forwarded_allow_ips", "jwks_url",
+        "jwt_leeway_seconds", "max_subscriptions_per_connection", "max_websockets_per_user",
+        "rate_limit_operations_per_minute", "rate_limit_generations_per_minute",
+        "max_query_depth", "max_query_aliases", "max_query_tokens", "max_query_cost",
+        "max_body_bytes", "max_websocket_message_bytes", "document_cache_max_bytes", "graphiql",
+        "introspection", "compiled_reads", "persisted_queries_only", "persisted_queries_file",
+        "persisted_queries_max_bytes", "fal_webhook_jwks_url",
+    }
+)  # fmt: skip
+_DATABASE = ("database_url", "velro_home")
+# The settings (config.py field names) each command reads: its --help lists them.
+ENVIRONMENT: dict[str, tuple[str, ...]] = {
+    "serve": tuple(name for name in Settings.model_fields if name != "metrics_port"),
+    "worker": tuple(name for name in Settings.model_fields if name not in _API_ONLY),
+    "migrate": _DATABASE,
+    "token": ("supabase_jwt_secret", "supabase_url", *_DATABASE),
+    "export-schema": (),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -26,23 +52,59 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="velro-graphql", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="command")
 
-    serve = commands.add_parser("serve", help="run the API (and a worker, unless --no-worker)")
+    add = _adder(commands)
+    serve = add("serve", "run the API (and a worker, unless --no-worker)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default: PORT or 8000")
     serve.add_argument("--no-worker", action="store_true", help="do not run generation jobs")
     serve.set_defaults(run=_serve)
 
-    commands.add_parser("worker", help="run generation jobs only").set_defaults(run=_worker)
-    commands.add_parser("migrate", help="apply pending migrations").set_defaults(run=_migrate)
+    add("worker", "run generation jobs only").set_defaults(run=_worker)
+    add("migrate", "apply pending migrations").set_defaults(run=_migrate)
 
-    token = commands.add_parser("token", help="print a bearer token for a user")
+    token = add("token", "print a bearer token for a user")
     token.add_argument("--email", required=True)
     token.add_argument("--ttl", type=int, default=3600, help="seconds (default 3600)")
     token.set_defaults(run=_token)
 
-    export = commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
-    export.set_defaults(run=_export_schema)
+    add("export-schema", "print the GraphQL schema (SDL)").set_defaults(run=_export_schema)
     return parser
+
+
+def _adder(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> Callable[[str, str], argparse.ArgumentParser]:
+    """Add a command whose --help ends with the environment variables ENVIRONMENT gives it."""
+
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=help,
+            description=help,
+            epilog=environment_help(ENVIRONMENT.get(name, ())),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    return add
+
+
+def environment_help(fields: Sequence[str]) -> str:
+    """`environment variables:` and one line per setting: its variable and its default."""
+    if not fields:
+        return "environment variables: none"
+    lines = [f"  {name.upper():<36} default: {_default(name)}" for name in fields]
+    return "\n".join(['environment variables (README "Configuration"):', *lines])
+
+
+def _default(name: str) -> str:
+    field = Settings.model_fields[name]
+    if name == "velro_home":
+        return str(default_home())
+    if field.default is None:
+        return "unset"
+    if field.default == ():
+        return "empty"
+    return str(field.default).lower() if isinstance(field.default, bool) else str(field.default)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:

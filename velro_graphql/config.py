@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     # When set, GET /metrics needs `Authorization: Bearer <it>`.
     metrics_token: str | None = None
+    # When set, `velro-graphql worker` serves GET /metrics and GET /health on this port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # How often a scrape may read the backlog gauges from the database.
+    metrics_refresh_seconds: float = Field(default=5.0, ge=0)
     signed_url_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
 
     # Generations and their worker.
@@ -62,6 +66,9 @@ class Settings(BaseSettings):
     worker_lease_seconds: int = Field(default=60, ge=5)
     worker_concurrency: int = Field(default=8, ge=1, le=256)
     worker_housekeeping_seconds: float = Field(default=5.0, gt=0)
+    # On SIGTERM, how long running steps may finish before they are cancelled (keep it under
+    # the platform's stop timeout: Railway's drainingSeconds in railway.worker.toml).
+    worker_drain_seconds: float = Field(default=30.0, ge=0)
     fal_webhook_jwks_url: str = "https://rest.alpha.fal.ai/.well-known/jwks.json"
     # Our fal account's user id, as fal puts it in X-Fal-Webhook-User-Id; others are refused.
     fal_user_id: str | None = None

@@ -165,7 +165,7 @@ async def test_a_key_from_before_input_hashes_still_returns_its_generation(clien
 CANCEL = """
 mutation($id: ID!) {
   cancelGeneration(input: {id: $id}) {
-    generation { id status } userErrors { field code message }
+    generation { id status } creditsBalance userErrors { field code message }
   }
 }"""
 RETRY = """
@@ -176,7 +176,9 @@ mutation($id: ID!) {
 }"""
 DELETE = """
 mutation($id: ID!) {
-  deleteGeneration(input: {id: $id}) { deletedGenerationId userErrors { field code } }
+  deleteGeneration(input: {id: $id}) {
+    deletedGenerationId creditsBalance userErrors { field code }
+  }
 }"""
 
 
@@ -185,7 +187,9 @@ async def test_cancel_refunds_once_and_a_finished_one_is_refused(client: Any) ->
     generation_id = (await start(client, alice))["generation"]["id"]
     cancelled = await client.execute(CANCEL, {"id": generation_id}, caller=alice)
     assert cancelled.data["cancelGeneration"]["generation"]["status"] == "CANCELLED"
+    assert cancelled.data["cancelGeneration"]["creditsBalance"] == 1000
     again = await client.execute(CANCEL, {"id": generation_id}, caller=alice)
+    assert again.data["cancelGeneration"]["creditsBalance"] is None
     error = again.data["cancelGeneration"]["userErrors"][0]
     assert (error["field"], error["code"]) == ("id", "BAD_USER_INPUT")
     assert await ledger(client, alice) == (1000, 1000, 1)
@@ -230,6 +234,7 @@ async def test_delete_cancels_refunds_and_keeps_the_ledger(client: Any) -> None:
     deleted = await client.execute(DELETE, {"id": generation_id}, caller=alice)
     assert deleted.data["deleteGeneration"] == {
         "deletedGenerationId": generation_id,
+        "creditsBalance": 1000,
         "userErrors": [],
     }
     balance, total, count = await ledger(client, alice)

@@ -42,7 +42,9 @@ async def test_cancelling_a_running_fal_generation_stops_it_and_refunds(
 
     cancelled = await finish.cancel_generation(fal.rt, caller, running.id)
 
-    assert cancelled.status == "CANCELLED" and cancelled.completed_at is not None
+    assert cancelled.balance == 1000
+    assert cancelled.generation.status == "CANCELLED"
+    assert cancelled.generation.completed_at is not None
     assert fake.cancels == [running.provider_request_id]
     assert fake.jobs[running.provider_request_id].cancelled
     assert await fal.job(running.id) is None
@@ -131,7 +133,7 @@ async def test_cancelling_while_the_submit_is_in_flight_cancels_the_new_fal_requ
         while fake.submit_count() == 0:  # fal accepted it; the reply is on its way
             await asyncio.sleep(0.01)
     cancelled = await finish.cancel_generation(fal.rt, caller, generation.id)
-    assert cancelled.status == "CANCELLED" and fake.cancels == []  # no request id yet
+    assert cancelled.generation.status == "CANCELLED" and fake.cancels == []  # no request id yet
     await submitting
 
     (request_id,) = fake.jobs
@@ -144,7 +146,7 @@ async def test_cancelling_while_the_submit_is_in_flight_cancels_the_new_fal_requ
 async def test_deleting_a_running_fal_generation_stops_it_too(fake: FakeFal, fal: Any) -> None:
     caller, running = await _in_progress(fal, fake)
 
-    await finish.delete_generation(fal.rt, caller, running.id)
+    assert await finish.delete_generation(fal.rt, caller, running.id) == 1000
 
     assert fake.cancels == [running.provider_request_id]
     assert await fal.job(running.id) is None

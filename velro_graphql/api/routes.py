@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import mimetypes
 
@@ -10,11 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from velro_graphql.api.auth import bearer_token
 from velro_graphql.api.context import AppState
 from velro_graphql.errors import Forbidden, Unauthenticated, UpstreamUnavailable
 from velro_graphql.services import files
 from velro_graphql.services.health import check_readiness
+from velro_graphql.services.job_metrics import metrics_allowed
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -58,15 +57,8 @@ async def metrics(request: Request) -> Response:
             status_code=401,
             headers={"WWW-Authenticate": "Bearer"},
         )
+    await services.runtime.metrics.refresh(services.runtime.pool)
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-
-def metrics_allowed(token: str | None, authorization: str | None) -> bool:
-    """Open without METRICS_TOKEN; with it, only to its bearer (compared in constant time)."""
-    if not token:
-        return True
-    given = bearer_token(authorization) or ""
-    return hmac.compare_digest(given.encode(), token.encode())
 
 
 @router.post("/webhooks/fal")

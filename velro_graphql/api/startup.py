@@ -25,7 +25,7 @@ async def open_app_state(
     """Start what the API stands on; close it all, in reverse order, on the way out."""
     async with AsyncExitStack() as stack:
         runtime = await stack.enter_async_context(open_runtime(settings))
-        hub = EventHub(runtime.dsn)
+        hub = EventHub(runtime.dsn, on_reconnect=runtime.metrics.listen_reconnects.inc)
         await hub.start()
         stack.push_async_callback(hub.stop)
         runtime.readiness.add(ListenerReadiness(hub))
@@ -46,7 +46,7 @@ async def open_app_state(
                 only_known=settings.persisted_queries_only,
                 max_bytes=settings.persisted_queries_max_bytes,
             ),
-            metrics=Metrics(),
+            metrics=Metrics(runtime.metrics.registry),
         )
 
 

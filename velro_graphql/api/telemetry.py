@@ -16,10 +16,11 @@ log = logging.getLogger("velro_graphql.operations")
 
 
 class Metrics:
-    """The app's own registry (not the process-global one), so apps in one process never clash."""
+    """The API's metrics, in the registry of its runtime's job metrics (never the
+    process-global one, so apps in one process never clash)."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
         self.operations = Counter(
             "velro_graphql_operations_total",
             "GraphQL operations by type and outcome.",

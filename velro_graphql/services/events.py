@@ -69,8 +69,16 @@ Listener = Callable[[UUID | None, Event], None]
 
 
 class EventHub:
-    def __init__(self, dsn: str, *, probe_seconds: float = 15.0, retry_cap: float = 30.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        probe_seconds: float = 15.0,
+        retry_cap: float = 30.0,
+        on_reconnect: Callable[[], None] | None = None,
+    ) -> None:
         self._dsn = dsn
+        self._on_reconnect = on_reconnect
         self._probe_seconds = probe_seconds
         self._retry_cap = retry_cap
         self._listeners: list[Listener] = []
@@ -146,6 +154,8 @@ class EventHub:
             lost_at = self.state.since
             await self._reconnect()
             log.info("event listener reconnected; resyncing changes since %s", lost_at)
+            if self._on_reconnect:
+                self._on_reconnect()
             self._announce(None, Event("resync", since=lost_at - RESYNC_MARGIN))
 
     async def _watch(self) -> None:

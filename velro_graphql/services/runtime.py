@@ -17,6 +17,7 @@ from velro_graphql.providers.fal import FalProvider
 from velro_graphql.providers.simulator import SimulatorProvider
 from velro_graphql.services import catalog
 from velro_graphql.services.catalog import Model
+from velro_graphql.services.job_metrics import JobMetrics
 from velro_graphql.services.readiness import (
     Backoff,
     Dependency,
@@ -40,6 +41,7 @@ class Runtime:
     http: httpx.AsyncClient
     models: dict[str, Model]
     readiness: Readiness
+    metrics: JobMetrics
 
     @property
     def default_provider(self) -> str:
@@ -70,6 +72,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             http=http,
             models={m.id: m for m in models},
             readiness=readiness,
+            metrics=JobMetrics(refresh_seconds=settings.metrics_refresh_seconds),
         )
         readiness.add(ProviderCircuit(providers[runtime.default_provider]))
         await readiness.watch(Dependency("storage"), lambda: _prepare(storage))

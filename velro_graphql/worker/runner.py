@@ -21,6 +21,7 @@ from velro_graphql.config import Settings
 from velro_graphql.entities import Job
 from velro_graphql.services.generations import outputs, run
 from velro_graphql.services.runtime import Runtime, open_runtime
+from velro_graphql.worker.metrics_server import serving_metrics
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,12 @@ class Worker:
             await asyncio.sleep(self.rt.settings.worker_housekeeping_seconds)
 
     async def _drain(self) -> None:
-        """Let running steps finish; cancel what is still running after 30 s, so no step
-        goes on after its lease is given back (another worker may then take the job)."""
+        """Let running steps finish; cancel what is still running after WORKER_DRAIN_SECONDS,
+        so no step goes on after its lease is given back (another worker may then take it)."""
         if not self._running:
             return
-        _, late = await asyncio.wait(list(self._running.values()), timeout=30)
+        timeout = self.rt.settings.worker_drain_seconds
+        _, late = await asyncio.wait(list(self._running.values()), timeout=timeout)
         for task in late:
             task.cancel()
         await asyncio.gather(*late, return_exceptions=True)
@@ -122,12 +124,18 @@ async def running_worker(rt: Runtime) -> AsyncIterator[Worker]:
         await task
 
 
-async def run_until_signalled(settings: Settings) -> None:
-    """`velro-graphql worker`: run jobs until SIGINT or SIGTERM, then release leases."""
+async def run_until_signalled(settings: Settings, *, metrics_host: str = "0.0.0.0") -> None:
+    """`velro-graphql worker`: run jobs until SIGINT or SIGTERM, then release leases; serve
+    /metrics and /health on METRICS_PORT when it is set."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with open_runtime(settings) as rt, running_worker(rt) as worker:
+    async with contextlib.AsyncExitStack() as stack:
+        rt = await stack.enter_async_context(open_runtime(settings))
+        if settings.metrics_port is not None:
+            serving = serving_metrics(rt, host=metrics_host, port=settings.metrics_port)
+            await stack.enter_async_context(serving)
+        worker = await stack.enter_async_context(running_worker(rt))
         log.info("worker %s started", worker.name)
         await stop.wait()

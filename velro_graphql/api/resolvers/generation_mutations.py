@@ -86,8 +86,14 @@ class GenerationMutation:
     async def cancel_generation(
         self, info: Info, input: GenerationIdInput
     ) -> CancelGenerationPayload:
-        ended, errors = await _on_generation(info, input, cancel_generation)
-        return CancelGenerationPayload(generation=_generation(ended), user_errors=errors)
+        cancelled, errors = await _on_generation(info, input, cancel_generation)
+        if cancelled is None:
+            return CancelGenerationPayload(user_errors=errors)
+        return CancelGenerationPayload(
+            generation=_generation(cancelled.generation),
+            credits_balance=cancelled.balance,
+            user_errors=errors,
+        )
 
     @strawberry.mutation(description="Run a finished generation again as a new, charged one.")
     async def retry_generation(
@@ -102,7 +108,9 @@ class GenerationMutation:
     async def delete_generation(
         self, info: Info, input: GenerationIdInput
     ) -> DeleteGenerationPayload:
-        _, errors = await _on_generation(info, input, delete_generation)
+        balance, errors = await _on_generation(info, input, delete_generation)
         return DeleteGenerationPayload(
-            deleted_generation_id=None if errors else input.id, user_errors=errors
+            deleted_generation_id=None if errors else input.id,
+            credits_balance=balance,
+            user_errors=errors,
         )

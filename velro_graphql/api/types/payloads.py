@@ -94,6 +94,9 @@ class StartGenerationPayload:
 @strawberry.type
 class CancelGenerationPayload:
     generation: Generation | None = None
+    credits_balance: int | None = strawberry.field(
+        default=None, description="The caller's balance after the refund."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
@@ -107,4 +110,7 @@ class RetryGenerationPayload:
 @strawberry.type
 class DeleteGenerationPayload:
     deleted_generation_id: strawberry.ID | None = None
+    credits_balance: int | None = strawberry.field(
+        default=None, description="The caller's balance after the refund, if any."
+    )
     user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -6,6 +6,7 @@ CANCELLED refunds it in that same transaction (the ledger's unique index backs t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from velro_graphql.db import credits, jobs, outputs
@@ -13,9 +14,16 @@ from velro_graphql.db import generation_updates as updates
 from velro_graphql.db.session import Queryable, as_service
 from velro_graphql.entities import Caller, Generation, GenerationStatus
 from velro_graphql.errors import BadUserInput, NotFound, UpstreamUnavailable
+from velro_graphql.services.credits import current_balance
 from velro_graphql.services.generations.requests import cancel_at_provider
 from velro_graphql.services.runtime import Runtime
 from velro_graphql.storage.base import StorageError
+
+
+@dataclass(frozen=True, slots=True)
+class Cancelled:
+    generation: Generation
+    balance: int
 
 
 async def finish(
@@ -51,22 +59,26 @@ async def finish(
     return ended
 
 
-async def cancel_generation(rt: Runtime, caller: Caller, generation_id: UUID) -> Generation:
-    """Cancel and refund an unfinished generation, then ask its provider to stop."""
+async def cancel_generation(rt: Runtime, caller: Caller, generation_id: UUID) -> Cancelled:
+    """Cancel and refund an unfinished generation, then ask its provider to stop; return it
+    with the caller's balance after the refund."""
     async with as_service(rt.pool) as conn:
         ended = await finish(
             conn, generation_id, status=GenerationStatus.CANCELLED, user_id=caller.user_id
         )
         if ended is None:
             await _refuse_finished(conn, caller.user_id, generation_id, "cancel")
+        balance = await current_balance(conn, caller.user_id)
     assert ended is not None
+    rt.metrics.generation_ended(ended)
     await cancel_at_provider(rt, ended)
-    return ended
+    return Cancelled(ended, balance)
 
 
-async def delete_generation(rt: Runtime, caller: Caller, generation_id: UUID) -> None:
+async def delete_generation(rt: Runtime, caller: Caller, generation_id: UUID) -> int:
     """Delete a generation and its stored files; an unfinished one is cancelled and refunded
-    (and its provider asked to stop, so nobody pays for work that nobody will see).
+    (and its provider asked to stop, so nobody pays for work that nobody will see). Return the
+    caller's balance after the refund.
 
     The generation is ended first, so a worker finishing it meanwhile discards its own files
     instead of adding some after the listing. If storage then fails, the row stays (cancelled)
@@ -78,6 +90,7 @@ async def delete_generation(rt: Runtime, caller: Caller, generation_id: UUID) ->
         )
         files = await outputs.stored_files(conn, caller.user_id, generation_id)
         found = await updates.get(conn, generation_id)
+        balance = await current_balance(conn, caller.user_id)
     if found is None or found.user_id != caller.user_id:
         raise NotFound("No such generation.", field="id")
     try:
@@ -88,7 +101,9 @@ async def delete_generation(rt: Runtime, caller: Caller, generation_id: UUID) ->
     async with as_service(rt.pool) as conn:
         await updates.delete(conn, caller.user_id, generation_id)
     if ended is not None:
+        rt.metrics.generation_ended(ended)
         await cancel_at_provider(rt, ended)
+    return balance
 
 
 async def load_own(rt: Runtime, caller: Caller, generation_id: UUID) -> Generation:

@@ -50,7 +50,8 @@ async def cancel_at_provider(rt: Runtime, generation: Generation) -> None:
     if provider is None or generation.provider_request_id is None:
         return
     try:
-        await provider.cancel(provider_request(rt, generation), generation.provider_request_id)
+        with rt.metrics.provider_call(provider.name, "cancel"):
+            await provider.cancel(provider_request(rt, generation), generation.provider_request_id)
     except Exception:
         log.warning("could not cancel %s at %s", generation.id, generation.provider, exc_info=True)
 

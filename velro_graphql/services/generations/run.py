@@ -72,7 +72,8 @@ async def _step(rt: Runtime, job: Job, generation: Generation) -> float | None:
     if generation.provider_request_id is None:
         waiting = await _submit(rt, job, provider, request)
         return waiting if waiting is not None else rt.settings.provider_poll_seconds
-    status = await provider.status(request, generation.provider_request_id)
+    with rt.metrics.provider_call(provider.name, "status"):
+        status = await provider.status(request, generation.provider_request_id)
     return await _apply(rt, provider, generation, request, status)
 
 
@@ -89,7 +90,8 @@ async def _submit(
     async with as_service(rt.pool) as conn:
         await jobs.mark_submitting(conn, job.generation_id, True)
     try:
-        request_id = await provider.submit(request)
+        with rt.metrics.provider_call(provider.name, "submit"):
+            request_id = await provider.submit(request)
     except TransientProviderError as error:
         if not isinstance(error, SubmitOutcomeUnknown):  # refused: certainly no job started
             async with as_service(rt.pool) as conn:
@@ -114,7 +116,8 @@ async def _apply(
         return None
     if status.state == "COMPLETED":
         assert generation.provider_request_id is not None
-        result = await provider.result(request, generation.provider_request_id)
+        with rt.metrics.provider_call(provider.name, "result"):
+            result = await provider.result(request, generation.provider_request_id)
         await _complete(rt, generation, await store_outputs(rt, generation, result.outputs))
         return None
     async with as_service(rt.pool) as conn:
@@ -139,6 +142,8 @@ async def _complete(rt: Runtime, generation: Generation, kept: list[Output]) -> 
         if ended is not None:
             for output in kept:
                 await outputs.upsert(conn, output)
+    if ended is not None:
+        rt.metrics.generation_ended(ended)
     if ended is None and not await _completed_elsewhere(rt, generation.id):
         # Cancelled, timed out or deleted (and refunded) while its outputs were being stored.
         await remove_files(rt.storage, kept)
@@ -153,13 +158,15 @@ async def _completed_elsewhere(rt: Runtime, generation_id: UUID) -> bool:
 
 async def _fail(rt: Runtime, generation_id: UUID, code: str, message: str) -> None:
     async with as_service(rt.pool) as conn:
-        await finish(
+        ended = await finish(
             conn,
             generation_id,
             status=GenerationStatus.FAILED,
             error_code=code,
             error_message=message[:1000],
         )
+    if ended is not None:
+        rt.metrics.generation_ended(ended)
 
 
 async def _retry_later(rt: Runtime, job: Job, owner: str, error: Exception) -> None:
@@ -192,6 +199,8 @@ async def reap_overdue(rt: Runtime, *, limit: int = 50) -> int:
             )
         if ended is not None:
             reaped += 1
+            rt.metrics.generation_ended(ended)
+            rt.metrics.reaper.labels("timed_out").inc()
             await cancel_at_provider(rt, ended)
     return reaped
 

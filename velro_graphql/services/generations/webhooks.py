@@ -42,12 +42,16 @@ class FalWebhooks:
     ) -> None:
         """Apply a webhook fal signed; UNAUTHENTICATED for any other, UPSTREAM_UNAVAILABLE
         while fal's keys cannot be fetched (fal then delivers it again)."""
+        outcomes = self._rt.metrics.webhooks
         try:
             request_id = await self._verifier.verify(headers, body)
         except InvalidWebhook as error:
+            outcomes.labels("invalid").inc()
             raise Unauthenticated(str(error)) from error
         except WebhookKeysUnavailable as error:
+            outcomes.labels("keys_unavailable").inc()
             raise UpstreamUnavailable(str(error)) from error
+        outcomes.labels("verified").inc()
         await handle_fal(self._rt, request_id, generation=generation, tag=tag)
 
 
