@@ -47,4 +47,10 @@ if [ ! -f "$stamp" ]; then
     touch "$stamp"
     say "installed into .venv"
 fi
+graphiql=".venv/share/velro-graphql/graphiql"
+if [ ! -f "$graphiql/graphiql.js" ] && command -v npm >/dev/null; then
+    say "fetching GraphiQL's scripts with npm, so that /graphql works offline"
+    timeout 180 .venv/bin/python -m velro_graphql.api.graphiql "$graphiql" 2>>.venv/install.log \
+        || say "could not fetch them (.venv/install.log says why): GraphiQL loads them from unpkg"
+fi
 export PATH="$PWD/.venv/bin:$PATH"

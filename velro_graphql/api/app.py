@@ -21,6 +21,7 @@ from strawberry.asgi import GraphQL
 from velro_graphql.api.auth import bearer_token
 from velro_graphql.api.compiled import PreEncodedJSON
 from velro_graphql.api.context import AppState, Context
+from velro_graphql.api.graphiql import ROUTE, asset_endpoint, default_assets_dir, render_page
 from velro_graphql.api.http import error_body, install_edges
 from velro_graphql.api.live.endpoint import serve_websocket
 from velro_graphql.api.live.fanout import open_fanout
@@ -70,6 +71,12 @@ async def verify_caller(services: AppState, authorization: str | None) -> Caller
 class VelroGraphQL(GraphQL[Context, None]):
     """GraphQL over HTTP as a plain ASGI app: FastAPI's dependency injection, which strawberry's
     router runs on every request, cost as much CPU as the compiled dashboard query itself."""
+
+    ide_page = ""  # GraphiQL, served by this server (api/graphiql.py)
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return self.ide_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Strawberry's HTTP handling, with its plain-text refusals (malformed JSON, a mutation
@@ -160,6 +167,9 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         subscription_protocols=(),
     )
+    assets = default_assets_dir()
+    graphql.ide_page = render_page(assets)
+    app.router.routes.append(Route(ROUTE, asset_endpoint(assets), methods=["GET"]))
     # `/graphql/` is served, not redirected: a redirect would re-send a POST to a URL built
     # from the proxy's headers. Every method reaches strawberry, which refuses others as GraphQL.
     for path in ("/graphql", "/graphql/"):
