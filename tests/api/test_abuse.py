@@ -208,3 +208,18 @@ async def test_generation_starts_hidden_in_fragments_still_count(http: Any) -> N
     assert code(refused) == "RATE_LIMITED"
     balance = (await post(http, ME)).json()["data"]["me"]["creditsBalance"]
     assert balance == 1000
+
+
+async def test_operations_refused_while_parsing_still_get_their_log_line(
+    http: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="velro_graphql.operations"):
+        parse = await http.post("/graphql", json={"query": "{ me { "})
+        over_get = await http.get(
+            "/graphql",
+            params={"query": 'mutation { deleteProject(input: {id: "x"}) { project { id } } }'},
+            headers={"Accept": "application/json"},
+        )
+    assert parse.status_code == 200 and over_get.status_code == 400
+    logged = [getattr(r, "error_codes", None) for r in caplog.records if r.msg == "operation"]
+    assert logged == [["GRAPHQL_PARSE_FAILED"], ["BAD_USER_INPUT"]]

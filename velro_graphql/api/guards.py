@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import ExecutionResult, GraphQLError, OperationType, get_operation_ast
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from velro_graphql.api.admission import Admission, Admitted, Request
 from velro_graphql.api.errors import classify
@@ -43,13 +44,25 @@ class AdmissionGuard(SchemaExtension):
             await self._enter(context)
         except (VelroError, GraphQLError) as error:
             set_http_status(context, error)
-            codes = [error.code if isinstance(error, VelroError) else _code(error)]
-            self.admission.record(context, "unknown", None, codes, time.perf_counter() - started)
+            refused = [error.code if isinstance(error, VelroError) else _code(error)]
+            self.admission.record(context, "unknown", None, refused, time.perf_counter() - started)
             raise
-        yield
-        codes = error_codes(getattr(ec.result, "errors", None))
-        seconds = time.perf_counter() - started
-        self.admission.record(context, _kind(ec), ec.operation_name, codes, seconds)
+        failed: list[str] = []
+        try:
+            yield
+        except (VelroError, GraphQLError) as error:
+            failed = [error.code if isinstance(error, VelroError) else _code(error)]
+            raise
+        except InvalidOperationTypeError:  # a mutation over GET, a subscription over POST
+            failed = ["BAD_USER_INPUT"]
+            raise
+        except BaseException:  # a bug or a cancelled request still gets its log line
+            failed = ["INTERNAL"]
+            raise
+        finally:
+            codes = failed or error_codes(getattr(ec.result, "errors", None))
+            seconds = time.perf_counter() - started
+            self.admission.record(context, _kind(ec), ec.operation_name, codes, seconds)
 
     async def _enter(self, context: Context) -> None:
         ec = self.execution_context

@@ -16,6 +16,7 @@ from velro_graphql.api.admission import Admitted, Refused, Request
 from velro_graphql.api.errors import code_errors
 from velro_graphql.api.live.fanout import Fanout, LiveContext
 from velro_graphql.api.live.feeds import Subscriber
+from velro_graphql.api.live.operations import RunningOperations
 from velro_graphql.api.live.outbox import Outbox
 from velro_graphql.api.live.protocol import (
     BAD_REQUEST,
@@ -71,7 +72,7 @@ class Connection:
         self._caller: Caller | None = None
         self._initialised = False
         self._subscribers: dict[str, Subscriber] = {}
-        self._operations: dict[str, asyncio.Task[None]] = {}  # queries and mutations running
+        self._operations = RunningOperations()  # queries and mutations, as tasks
         self._handlers = _HANDLERS[dialect.legacy]
         loop = asyncio.get_running_loop()
         self._init_timer = loop.call_later(INIT_TIMEOUT_SECONDS, self._init_timed_out)
@@ -91,10 +92,7 @@ class Connection:
                 else:
                     await self._receive(received.get("text"))
         finally:
-            running = list(self._operations.values())
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            self._operations.close()
             if self._caller is not None:
                 self._fanout.release(self._caller)
             self._init_timer.cancel()
@@ -207,7 +205,8 @@ class Connection:
         try:
             context.admitted = await self._fanout.admission.admit(context, request)
             if context.admitted.operation.operation is not OperationType.SUBSCRIPTION:
-                self._start_operation(op_id, context, request)
+                mutation = context.admitted.operation.operation is OperationType.MUTATION
+                self._start_operation(op_id, context, request, mutation=mutation)
                 return  # strawberry's pipeline logs it, as it does HTTP operations
             await self._subscribe(caller, op_id, request, context.admitted)
         except Refused as refused:
@@ -215,19 +214,27 @@ class Connection:
             raise
         self._record(context, "subscription", request, [], started)
 
-    def _start_operation(self, op_id: str, context: LiveContext, request: Request) -> None:
+    def _start_operation(
+        self, op_id: str, context: LiveContext, request: Request, *, mutation: bool
+    ) -> None:
         if len(self._operations) >= self._fanout.services.settings.max_subscriptions_per_connection:
             too_many = RateLimited("Too many operations running on this connection.", retry_after=1)
             raise Refused.because(too_many, kind="query")
         # A task, so that a slow query delays neither pings nor other operations' messages.
-        task = asyncio.create_task(self._execute(op_id, context, request))
-        task.add_done_callback(lambda _task: self._operations.pop(op_id, None))
-        self._operations[op_id] = task
+        self._operations.start(op_id, self._execute(op_id, context, request), mutation=mutation)
 
     async def _execute(self, op_id: str, context: LiveContext, request: Request) -> None:
-        payload = await self._fanout.execute(context, request)
-        self.outbox.send(self._dialect.data_prefix(op_id) + payload + "}")
-        self.outbox.send(message("complete", id=op_id))
+        try:
+            payload = await self._fanout.execute(context, request)
+        except Exception:
+            if self._operations.wanted(op_id):
+                internal = {"code": "INTERNAL", "requestId": self.request_id}
+                error = {"message": "Internal error.", "extensions": internal}
+                self.outbox.send(self._dialect.error(op_id, [error]))
+            raise
+        if self._operations.wanted(op_id):
+            self.outbox.send(self._dialect.data_prefix(op_id) + payload + "}")
+            self.outbox.send(message("complete", id=op_id))
 
     async def _subscribe(
         self, caller: Caller, op_id: str, request: Request, admitted: Admitted
@@ -257,7 +264,7 @@ class Connection:
     async def _stop(self, received: dict[str, Any]) -> None:
         op_id = received.get("id")
         if isinstance(op_id, str) and op_id in self._operations:
-            self._operations[op_id].cancel()  # the client no longer wants its result
+            self._operations.forget(op_id)  # the client no longer wants its result
         elif isinstance(op_id, str) and op_id in self._subscribers:
             self._leave(op_id)
             if self._dialect.legacy:
