@@ -1,4 +1,4 @@
-"""The `velro-graphql` command: serve | worker | migrate | token | export-schema.
+"""The `velro-graphql` command: serve | worker | migrate | token | export-schema | catalog.
 
 Each command declares the settings it reads in `ENVIRONMENT`; its `--help` lists them as
 environment variables with their defaults.
@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 from velro_graphql.config import Settings, default_home
 from velro_graphql.errors import ConfigError
@@ -35,7 +38,9 @@ ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "migrate": _DATABASE,
     "token": ("supabase_jwt_secret", "supabase_url", *_DATABASE),
     "export-schema": (),
+    "catalog": _DATABASE,
 }
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     token.set_defaults(run=_token)
 
     add("export-schema", "print the GraphQL schema (SDL)").set_defaults(run=_export_schema)
+    _catalog_parser(add("catalog", "export, import or change the catalog"))
     return parser
 
 
@@ -105,6 +111,26 @@ def _default(name: str) -> str:
     if field.default == ():
         return "empty"
     return str(field.default).lower() if isinstance(field.default, bool) else str(field.default)
+
+
+def _catalog_parser(catalog: argparse.ArgumentParser) -> None:
+    actions = catalog.add_subparsers(required=True, metavar="action")
+    export = actions.add_parser("export", help="write the catalog as JSON (default: stdout)")
+    export.add_argument("file", nargs="?", type=Path)
+    export.set_defaults(run=_catalog_export)
+    load = actions.add_parser("import", help="replace the catalog by a file's (checked first)")
+    load.add_argument("file", type=Path)
+    load.set_defaults(run=_catalog_import)
+    change = actions.add_parser("set", help="change one model's price or availability")
+    change.add_argument("model_id")
+    change.add_argument("--credits", type=int, help="credits per pricing unit")
+    state = change.add_mutually_exclusive_group()
+    state.add_argument("--deprecated", dest="deprecated", action="store_true", default=None)
+    state.add_argument("--active", dest="deprecated", action="store_false")
+    shown = change.add_mutually_exclusive_group()
+    shown.add_argument("--hidden", dest="hidden", action="store_true", default=None)
+    shown.add_argument("--listed", dest="hidden", action="store_false")
+    change.set_defaults(run=_catalog_set)
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -163,6 +189,58 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
         )
     )
     return 0
+
+
+def _catalog_export(args: argparse.Namespace, settings: Settings) -> int:
+    from velro_graphql.services import catalog_store
+
+    entries = _on_catalog(settings, catalog_store.export_catalog)
+    text = json.dumps(entries, indent=2, ensure_ascii=False) + "\n"
+    if args.file is None:
+        sys.stdout.write(text)
+    else:
+        args.file.write_text(text, encoding="utf-8")
+    return 0
+
+
+def _catalog_import(args: argparse.Namespace, settings: Settings) -> int:
+    from velro_graphql.services import catalog_store
+
+    changes = _on_catalog(settings, lambda pool: catalog_store.import_catalog(pool, args.file))
+    print("\n".join(changes) if changes else "no changes")
+    return 0
+
+
+def _catalog_set(args: argparse.Namespace, settings: Settings) -> int:
+    from velro_graphql.services import catalog_store
+
+    def change(pool: Any) -> Awaitable[str]:
+        return catalog_store.set_model(
+            pool,
+            args.model_id,
+            credits=args.credits,
+            deprecated=args.deprecated,
+            hidden=args.hidden,
+        )
+
+    print(_on_catalog(settings, change))
+    return 0
+
+
+def _on_catalog(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Run a catalog action on the database (seeded first, as a server would)."""
+    from velro_graphql.db.database import open_database
+    from velro_graphql.services import catalog_store
+
+    async def run() -> T:
+        async with open_database(settings) as database:
+            await catalog_store.seed_catalog(database.pool)
+            return await action(database.pool)
+
+    try:
+        return asyncio.run(run())
+    except (ValueError, OSError) as error:
+        raise ConfigError(str(error)) from error
 
 
 def _export_schema(args: argparse.Namespace, settings: Settings) -> int:

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
         default=None, ge=1, description="Overrides every model's deadline (tests, operations)."
     )
     provider_poll_seconds: float = Field(default=1.0, ge=0)
+    # Research-only models (Stable Cascade on fal) may be started only where their licence
+    # allows it: a research deployment says so here.
+    allow_research_models: bool = False
     # How long fal's open circuit refuses calls before one probe call may close it.
     provider_circuit_cool_down_seconds: float = Field(default=30.0, gt=0)
     worker_idle_seconds: float = Field(default=0.5, gt=0)

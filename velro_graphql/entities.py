@@ -77,6 +77,7 @@ class Generation:
     started_at: datetime | None
     completed_at: datetime | None
     updated_at: datetime
+    provider_timings: dict[str, float] | None = None  # fal's `timings`, kept for support
 
     @property
     def finished(self) -> bool:
@@ -109,6 +110,7 @@ class Output:
     thumbnails: list[dict[str, Any]]
     seed: str | None
     stored: bool
+    nsfw: bool = False
 
 
 @dataclass(frozen=True, slots=True)

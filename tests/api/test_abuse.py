@@ -58,7 +58,7 @@ async def test_the_11th_generation_start_in_a_minute_is_refused(http: Any) -> No
     assert code(refused) == "RATE_LIMITED"
     assert refused.json()["errors"][0]["extensions"]["retryAfter"] >= 1
     balance = (await post(http, ME)).json()["data"]["me"]["creditsBalance"]
-    assert balance == 1000 - 10 * 30
+    assert balance == 1000 - 10 * 6  # 1 image x 6, ten times
 
 
 def nested(depth: int) -> str:

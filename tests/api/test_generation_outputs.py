@@ -67,3 +67,34 @@ async def test_outputs_are_signed_on_read_and_deleted_with_the_generation(client
     )
     assert deleted.data["deleteGeneration"]["userErrors"] == []
     assert [p for p in files.rglob("*") if p.is_file()] == []
+
+
+async def test_the_owner_sees_flags_and_the_support_record(client: Any) -> None:
+    alice = await client.user("alice@example.com")
+    started = await client.execute(
+        'mutation { startGeneration(input: {modelId: "fal-ai/flux-pro", prompt: "a fox"}) '
+        "{ generation { id } } }",
+        caller=alice,
+    )
+    generation_id = started.data["startGeneration"]["generation"]["id"]
+    await run_jobs(client)
+
+    result = await client.execute(
+        "query($id: ID!) { generation(id: $id) { providerRequestId providerTimings"
+        " logs { message } outputs { nsfw } } }",
+        {"id": generation_id},
+        caller=alice,
+    )
+    bob = await client.user("bob@example.com")
+    other = await client.execute(
+        "query($id: ID!) { generation(id: $id) { providerRequestId } }",
+        {"id": generation_id},
+        caller=bob,
+    )
+
+    generation = result.data["generation"]
+    assert generation["providerRequestId"].startswith("sim-")
+    assert generation["providerTimings"] is None  # the simulator reports none; fal does
+    assert generation["logs"][-1]["message"] == "Done (simulated)"
+    assert generation["outputs"] == [{"nsfw": False}]
+    assert other.errors[0].extensions["code"] == "NOT_FOUND"

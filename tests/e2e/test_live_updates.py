@@ -215,7 +215,7 @@ async def test_credits_changed_over_the_legacy_graphql_ws_protocol(
         second = await asyncio.wait_for(anext(balances), 5)
 
     assert first["creditsChanged"]["balance"] == 1000
-    assert second["creditsChanged"]["balance"] == started["creditsBalance"] == 950
+    assert second["creditsChanged"]["balance"] == started["creditsBalance"] == 990
 
 
 async def test_subscriptions_per_connection_are_bounded(start_server: ServerFactory) -> None:

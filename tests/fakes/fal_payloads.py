@@ -10,6 +10,7 @@ from typing import Any, Literal
 from PIL import Image
 
 SEED = 2**64 + 5
+TIMINGS = {"inference": 2.25}
 MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41\x00\x00\x00\x10mdat" + bytes(8)
 FLAGGED = "The prompt was flagged by the content checker"
 
@@ -19,7 +20,8 @@ class Script:
     """How a request behaves. outcome: "ok"; "error" (COMPLETED carrying an error, and a 422
     with fal's validation `detail` on the response); "never" (IN_PROGRESS forever).
     files: "ok"; "missing" (output URLs answer 404); "stall" (they send a few bytes, then
-    nothing for `stall_seconds`)."""
+    nothing for `stall_seconds`). nsfw: fal's `has_nsfw_concepts` flag of each image (unset:
+    none flagged)."""
 
     queued: int = 1
     in_progress: int = 2
@@ -27,6 +29,7 @@ class Script:
     files: Literal["ok", "missing", "stall"] = "ok"
     media: Literal["image", "video"] | None = None
     stall_seconds: float = 30.0
+    nsfw: tuple[bool, ...] = ()
 
 
 @dataclass
@@ -88,13 +91,14 @@ def result_body(job: Job, files_url: str) -> dict[str, Any]:
     stem = f"{files_url}/{job.script.files}/{job.request_id}"
     if job.media == "video":
         video = {"url": f"{stem}-0.mp4", "content_type": "video/mp4", "file_size": len(MP4)}
-        return {"video": video | {"file_name": "output.mp4"}, "seed": SEED}
+        return {"video": video | {"file_name": "output.mp4"}, "seed": SEED, "timings": TIMINGS}
     count = int(job.arguments.get("num_images", 1))
     images = [
         {"url": f"{stem}-{n}.png", "width": 64, "height": 48, "content_type": "image/png"}
         for n in range(count)
     ]
-    return {"images": images, "seed": SEED, "has_nsfw_concepts": [False] * count}
+    flags = list(job.script.nsfw) or [False] * count
+    return {"images": images, "seed": SEED, "has_nsfw_concepts": flags, "timings": TIMINGS}
 
 
 def webhook_body(job: Job, files_url: str) -> dict[str, Any]:

@@ -97,6 +97,28 @@ async def test_result_has_images_and_a_seed_beyond_64_bits(
     assert Image.open(io.BytesIO(png)).size == (64, 48)
 
 
+async def test_result_carries_nsfw_flags_timings_and_a_large_seed(
+    fake: FakeFal, provider: FalProvider
+) -> None:
+    fake.script(queued=0, in_progress=0, nsfw=(True, False))
+    request = make_request(num_images=2)
+    request_id, _ = await run_to_end(provider, request)
+    result = await provider.result(request, request_id)
+
+    assert [output.nsfw for output in result.outputs] == [True, False]
+    assert not result.all_flagged
+    assert result.timings == {"inference": 2.25}
+    assert {output.seed for output in result.outputs} == {"18446744073709551621"}
+
+
+async def test_result_with_every_image_flagged(fake: FakeFal, provider: FalProvider) -> None:
+    fake.script(queued=0, in_progress=0, nsfw=(True, True))
+    request = make_request(num_images=2)
+    request_id, _ = await run_to_end(provider, request)
+
+    assert (await provider.result(request, request_id)).all_flagged
+
+
 async def test_result_of_a_video_model(fake: FakeFal, provider: FalProvider) -> None:
     fake.script(VIDEO_MODEL, queued=0, in_progress=1)
     request = make_request(VIDEO_MODEL)

@@ -9,17 +9,18 @@ import pytest
 from velro_graphql.errors import BadUserInput
 from velro_graphql.services.catalog import Model, Parameter, load_catalog, validate_parameters
 
+# Credits per unit: fal's published price in proportion, 1 credit = $0.005 (docs/pricing.md).
 DOMAIN_COSTS = {
-    "fal-ai/flux-pro/v1.1-ultra": 50,
-    "fal-ai/flux-pro/kontext/max": 60,
-    "fal-ai/imagen4/preview/ultra": 45,
-    "fal-ai/flux-pro": 50,
-    "fal-ai/stable-cascade": 25,
-    "fal-ai/aura-flow": 30,
-    "fal-ai/veo3": 500,
-    "fal-ai/minimax/hailuo-02/pro/text-to-video": 400,
-    "fal-ai/kling-video/v2.1/master/text-to-video": 350,
-    "fal-ai/wan-pro/text-to-video": 300,
+    "fal-ai/flux-pro/v1.1-ultra": (12, "IMAGE"),
+    "fal-ai/flux-pro/kontext/max": (16, "IMAGE"),
+    "fal-ai/imagen4/preview/ultra": (12, "IMAGE"),
+    "fal-ai/flux-pro": (10, "IMAGE"),
+    "fal-ai/stable-cascade": (6, "IMAGE"),
+    "fal-ai/aura-flow": (6, "IMAGE"),
+    "fal-ai/veo3": (80, "VIDEO_SECOND"),
+    "fal-ai/minimax/hailuo-02/pro/text-to-video": (16, "VIDEO_SECOND"),
+    "fal-ai/kling-video/v2.1/master/text-to-video": (56, "VIDEO_SECOND"),
+    "fal-ai/wan-pro/text-to-video": (160, "GENERATION"),
 }
 DEPRECATED = {"fal-ai/luma-dream-machine", "fal-ai/runway-gen3/turbo/image-to-video"}
 VIDEO = {
@@ -92,7 +93,9 @@ def test_shipped_catalog_has_the_domain_models_and_costs() -> None:
 
     assert len(load_catalog()) == 12
     assert set(models) == set(DOMAIN_COSTS) | DEPRECATED
-    assert {key: m.credits for key, m in models.items() if not m.deprecated} == DOMAIN_COSTS
+    assert {
+        key: (m.credits, m.pricing.unit) for key, m in models.items() if not m.deprecated
+    } == DOMAIN_COSTS
     assert {key for key, m in models.items() if m.deprecated} == DEPRECATED
     assert all(models[key].credits > 0 for key in DEPRECATED)
 
@@ -155,7 +158,7 @@ def test_validate_treats_explicit_null_as_absent() -> None:
         ("fal-ai/flux-pro", {"num_images": 0}, "num_images"),
         ("fal-ai/flux-pro", {"num_images": 5}, "num_images"),
         ("fal-ai/flux-pro", {"seed": -1}, "seed"),
-        ("fal-ai/flux-pro", {"seed": 2**32}, "seed"),
+        ("fal-ai/flux-pro", {"seed": 2**64}, "seed"),
         ("fal-ai/flux-pro", {"guidance_scale": 0.5}, "guidance_scale"),
         ("fal-ai/flux-pro", {"guidance_scale": 20.5}, "guidance_scale"),
         ("fal-ai/flux-pro", {"guidance_scale": float("nan")}, "guidance_scale"),

@@ -6,14 +6,21 @@ import asyncio
 from typing import Any
 
 from velro_graphql.errors import InsufficientCredits
+from velro_graphql.services.catalog_store import set_model
 from velro_graphql.services.generations.start import StartInput, start_generation
 
-IMAGE_MODEL = "fal-ai/flux-pro"  # 50 credits
+IMAGE_MODEL = "fal-ai/flux-pro"
+
+
+async def priced_at_fifty(sim: Any) -> None:
+    await set_model(sim.pool, IMAGE_MODEL, credits=50)
+    await sim.rt.reload_models()
 
 
 async def test_thirty_concurrent_starts_on_credits_for_twenty_make_exactly_twenty(
     sim: Any,
 ) -> None:
+    await priced_at_fifty(sim)
     caller = await sim.user()
     assert await sim.balance(caller) == 20 * 50
     given = StartInput(model_id=IMAGE_MODEL, prompt="a red fox")
@@ -44,6 +51,7 @@ async def test_thirty_concurrent_starts_on_credits_for_twenty_make_exactly_twent
 async def test_one_idempotency_key_from_concurrent_calls_makes_and_charges_one(
     sim: Any,
 ) -> None:
+    await priced_at_fifty(sim)
     caller = await sim.user()
     given = StartInput(model_id=IMAGE_MODEL, prompt="a red fox", idempotency_key="click-1")
 

@@ -11,6 +11,7 @@ from velro_graphql.api.persisted import PersistedQueries
 from velro_graphql.api.telemetry import Metrics
 from velro_graphql.config import Settings
 from velro_graphql.services import users
+from velro_graphql.services.catalog_store import CatalogReloads
 from velro_graphql.services.events import EventHub, ListenerReadiness
 from velro_graphql.services.generations.webhooks import FalWebhooks
 from velro_graphql.services.rate_limits import RateLimits
@@ -28,6 +29,9 @@ async def open_app_state(
         hub = EventHub(runtime.dsn, on_reconnect=runtime.metrics.listen_reconnects.inc)
         await hub.start()
         stack.push_async_callback(hub.stop)
+        reloads = CatalogReloads(runtime.reload_models)
+        hub.add_listener(reloads)
+        stack.push_async_callback(reloads.close)
         runtime.readiness.add(ListenerReadiness(hub))
         if run_worker:
             await stack.enter_async_context(running_worker(runtime))

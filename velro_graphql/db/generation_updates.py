@@ -103,6 +103,20 @@ async def record_progress(
     )
 
 
+async def record_support(
+    conn: Queryable, id_: UUID, *, logs: list[dict[str, Any]], timings: dict[str, float] | None
+) -> None:
+    """Keep a finishing generation's final logs (when there are any) and provider timings."""
+    await conn.execute(
+        "UPDATE generations SET provider_timings = $3,"
+        " logs = CASE WHEN jsonb_array_length($2::jsonb) > 0 THEN $2::jsonb ELSE logs END"
+        f" WHERE id = $1 AND status IN {_UNFINISHED}",
+        id_,
+        logs,
+        timings,
+    )
+
+
 async def finish(
     conn: Queryable,
     id_: UUID,

@@ -50,8 +50,8 @@ async def upsert(conn: Queryable, output: Output) -> bool:
     status = await conn.execute(
         "INSERT INTO generation_outputs (generation_id, position, user_id, bucket, path,"
         " provider_url, content_type, byte_size, width, height, duration_seconds, sha256,"
-        " thumbnails, seed, next_copy_at)"
-        " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+        " thumbnails, seed, nsfw, next_copy_at)"
+        " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
         " CASE WHEN $5::text IS NULL THEN now() END"
         " WHERE EXISTS (SELECT 1 FROM generations WHERE id = $1)"
         " ON CONFLICT (generation_id, position) DO UPDATE SET bucket = excluded.bucket,"
@@ -59,7 +59,7 @@ async def upsert(conn: Queryable, output: Output) -> bool:
         " content_type = excluded.content_type, byte_size = excluded.byte_size,"
         " width = excluded.width, height = excluded.height,"
         " duration_seconds = excluded.duration_seconds, sha256 = excluded.sha256,"
-        " thumbnails = excluded.thumbnails, seed = excluded.seed,"
+        " thumbnails = excluded.thumbnails, seed = excluded.seed, nsfw = excluded.nsfw,"
         " next_copy_at = excluded.next_copy_at",
         output.generation_id,
         output.position,
@@ -75,6 +75,7 @@ async def upsert(conn: Queryable, output: Output) -> bool:
         output.sha256,
         output.thumbnails,
         output.seed,
+        output.nsfw,
     )
     return status == "INSERT 0 1"
 

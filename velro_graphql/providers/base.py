@@ -45,12 +45,19 @@ class ProviderOutput:
     width: int | None = None
     height: int | None = None
     seed: str | None = None
+    nsfw: bool = False  # the provider flagged it as unsafe (fal's has_nsfw_concepts)
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderResult:
     outputs: tuple[ProviderOutput, ...]
     raw: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] | None = None  # the provider's own (fal's `timings`), for support
+
+    @property
+    def all_flagged(self) -> bool:
+        """Every output was flagged as unsafe: nothing the user may be given."""
+        return bool(self.outputs) and all(output.nsfw for output in self.outputs)
 
 
 class ProviderError(Exception):

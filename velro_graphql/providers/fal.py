@@ -190,20 +190,45 @@ def result_from_payload(payload: dict[str, Any]) -> ProviderResult:
     seed = _seed(payload.get("seed"))
     files: list[Any] = list(payload.get("images") or ())
     files += [payload[key] for key in ("image", "video") if isinstance(payload.get(key), dict)]
-    outputs = tuple(_output(f, seed) for f in files if isinstance(f, dict) and f.get("url"))
+    flags = _nsfw_flags(payload.get("has_nsfw_concepts"), len(files))
+    outputs = tuple(
+        _output(f, seed, flagged)
+        for f, flagged in zip(files, flags, strict=True)
+        if isinstance(f, dict) and f.get("url")
+    )
     if not outputs:
         raise RejectedByProvider("fal returned a result without any output file")
-    return ProviderResult(outputs=outputs, raw=payload)
+    return ProviderResult(outputs=outputs, raw=payload, timings=_timings(payload.get("timings")))
 
 
-def _output(file: dict[str, Any], seed: str | None) -> ProviderOutput:
+def _output(file: dict[str, Any], seed: str | None, nsfw: bool) -> ProviderOutput:
     return ProviderOutput(
         url=str(file["url"]),
         content_type=file.get("content_type"),
         width=file.get("width"),
         height=file.get("height"),
         seed=seed,
+        nsfw=nsfw,
     )
+
+
+def _nsfw_flags(value: Any, count: int) -> list[bool]:
+    """fal's `has_nsfw_concepts`: one flag per image (or one for a single file)."""
+    if isinstance(value, bool):
+        value = [value] * count
+    if not isinstance(value, list):
+        value = []
+    return [value[i] is True if i < len(value) else False for i in range(count)]
+
+
+def _timings(value: Any) -> dict[str, float] | None:
+    if not isinstance(value, dict):
+        return None
+    return {
+        str(key): float(seconds)
+        for key, seconds in value.items()
+        if isinstance(seconds, int | float) and not isinstance(seconds, bool)
+    }
 
 
 def _seed(value: Any) -> str | None:

@@ -3,7 +3,8 @@
 It keeps no state at all. The request id carries the submit time, and every status is computed
 from the time elapsed since then, so a worker restarted on another process resumes a request
 exactly where it stands. Prompt markers let users and tests see the unhappy paths:
-`[simulate-failure]` fails the request halfway through, `[simulate-hang]` never finishes.
+`[simulate-failure]` fails the request halfway through, `[simulate-hang]` never finishes,
+`[simulate-nsfw]` flags every output as unsafe (as fal's `has_nsfw_concepts` does).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
@@ -30,6 +32,7 @@ from velro_graphql.providers.placeholder import render_animation, render_image
 
 FAILURE_MARKER = "[simulate-failure]"
 HANG_MARKER = "[simulate-hang]"
+NSFW_MARKER = "[simulate-nsfw]"
 FAILURE_MESSAGE = f"Simulated failure: the prompt contains {FAILURE_MARKER}"
 QUEUE_START = 3
 # Where in the run a failing request fails and a hanging one stops moving.
@@ -139,6 +142,8 @@ def render_result(request: ProviderRequest, request_id: str) -> ProviderResult:
         outputs = _images(request, seed)
     else:
         outputs = (_animation(request, seed),)
+    if NSFW_MARKER in _prompt(request):
+        outputs = tuple(replace(output, nsfw=True) for output in outputs)
     return ProviderResult(outputs, raw)
 
 

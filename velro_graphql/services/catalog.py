@@ -1,22 +1,23 @@
-"""The model catalog: which fal models exist, what they cost and which parameters they take."""
+"""The model catalog's format: which fal models exist, what they cost and which parameters they
+take, as the catalog file (and each row's `entry` in the database) spells them."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
 
-from velro_graphql.db import models as db_models
-from velro_graphql.db.pool import Pool
-from velro_graphql.db.session import as_service
 from velro_graphql.errors import BadUserInput
+from velro_graphql.services.catalog_fields import as_object, check_keys, check_unique, get
+from velro_graphql.services.pricing import Pricing, check_pricing, parse_pricing
 
 MEDIA_TYPES = frozenset({"image", "video"})
 PARAMETER_TYPES = frozenset({"string", "integer", "number", "boolean", "enum"})
+# fal's licences: a research-only model stays out of paid use unless configured otherwise.
+LICENCES = frozenset({"commercial", "research"})
 
 _MODEL_KEYS = frozenset(
     {
@@ -31,10 +32,13 @@ _MODEL_KEYS = frozenset(
         "accepts_image",
         "requires_image",
         "parameters",
+        "pricing",
+        "licence",
+        "hidden",
     }
 )
 _PARAMETER_KEYS = frozenset({"name", "type", "required", "default", "description"})
-_OPTIONAL_KEYS = frozenset({"min", "max"})
+_OPTIONAL_KEYS = frozenset({"min", "max", "pricing", "licence", "hidden"})
 _TYPE_KEYS = {
     "string": frozenset(),
     "boolean": frozenset(),
@@ -50,8 +54,6 @@ _TYPE_NAMES = {
     "enum": "a string",
 }
 
-T = TypeVar("T")
-
 
 @dataclass(frozen=True)
 class Parameter:
@@ -61,8 +63,8 @@ class Parameter:
     default: object
     description: str
     values: tuple[str, ...] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
+    minimum: int | float | None = None  # ints stay ints: seeds reach 2**64 - 1
+    maximum: int | float | None = None
 
 
 @dataclass(frozen=True)
@@ -78,15 +80,28 @@ class Model:
     accepts_image: bool
     requires_image: bool
     parameters: tuple[Parameter, ...]
+    pricing: Pricing = field(default_factory=Pricing)
+    licence: str = "commercial"
+    hidden: bool = False  # not listed in `models` (a staged launch), yet startable
+    # The entry as the file spells it, kept whole so that export gives back what was imported.
+    entry: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
 
 
 def load_catalog(path: Path | None = None) -> tuple[Model, ...]:
     """Read and check the catalog file, by default the one shipped with the package."""
-    raw = json.loads(_read_catalog(path))
+    try:
+        raw = json.loads(_read_catalog(path))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"catalog: not JSON: {error}") from error
+    return parse_entries(raw)
+
+
+def parse_entries(raw: object) -> tuple[Model, ...]:
+    """Check a whole catalog (a JSON array of entries); raise naming the first bad entry."""
     if not isinstance(raw, list):
         raise ValueError("catalog: the file must hold a JSON array of models")
-    models = tuple(_parse_model(entry, index) for index, entry in enumerate(raw))
-    _check_unique([model.id for model in models], "catalog: duplicate model id")
+    models = tuple(parse_model(entry, index) for index, entry in enumerate(raw))
+    check_unique([model.id for model in models], "catalog: duplicate model id")
     return models
 
 
@@ -155,7 +170,9 @@ def _has_type(kind: str, value: object) -> bool:
     return kind in ("string", "enum") and isinstance(value, str)
 
 
-def _format_number(number: float) -> str:
+def _format_number(number: int | float) -> str:
+    if isinstance(number, int):
+        return str(number)
     return str(int(number)) if number.is_integer() else str(number)
 
 
@@ -166,25 +183,31 @@ def _read_catalog(path: Path | None) -> str:
     return shipped.read_text(encoding="utf-8")
 
 
-def _parse_model(raw: object, index: int) -> Model:
+def parse_model(raw: object, index: int) -> Model:
+    """Check one catalog entry (`index` names it in errors)."""
     where = f"catalog entry {index}"
-    fields = _as_object(raw, where)
+    fields = as_object(raw, where)
     where = f"catalog entry {index} ({fields.get('id')!r})"
-    _check_keys(fields, _MODEL_KEYS, where)
+    check_keys(fields, _MODEL_KEYS, _OPTIONAL_KEYS, where)
     model = Model(
-        id=_get(fields, "id", str, where),
-        name=_get(fields, "name", str, where),
-        media_type=_get(fields, "media_type", str, where),
-        credits=_get(fields, "credits", int, where),
-        deprecated=_get(fields, "deprecated", bool, where),
-        typical_duration_seconds=_get(fields, "typical_duration_seconds", int, where),
-        deadline_seconds=_get(fields, "deadline_seconds", int, where),
-        accepts_negative_prompt=_get(fields, "accepts_negative_prompt", bool, where),
-        accepts_image=_get(fields, "accepts_image", bool, where),
-        requires_image=_get(fields, "requires_image", bool, where),
-        parameters=_parse_parameters(_get(fields, "parameters", list, where), where),
+        id=get(fields, "id", str, where),
+        name=get(fields, "name", str, where),
+        media_type=get(fields, "media_type", str, where),
+        credits=get(fields, "credits", int, where),
+        deprecated=get(fields, "deprecated", bool, where),
+        typical_duration_seconds=get(fields, "typical_duration_seconds", int, where),
+        deadline_seconds=get(fields, "deadline_seconds", int, where),
+        accepts_negative_prompt=get(fields, "accepts_negative_prompt", bool, where),
+        accepts_image=get(fields, "accepts_image", bool, where),
+        requires_image=get(fields, "requires_image", bool, where),
+        parameters=_parse_parameters(get(fields, "parameters", list, where), where),
+        pricing=parse_pricing(fields.get("pricing"), where),
+        licence=get(fields, "licence", str, where) if "licence" in fields else "commercial",
+        hidden=get(fields, "hidden", bool, where) if "hidden" in fields else False,
+        entry=fields,
     )
     _check_model(model, where)
+    check_pricing(model.pricing, model.media_type, model.parameters, where)
     return model
 
 
@@ -195,6 +218,8 @@ def _check_model(model: Model, where: str) -> None:
         raise ValueError(f"{where}: unknown media_type {model.media_type!r}")
     if model.credits < 0:
         raise ValueError(f"{where}: credits must not be negative")
+    if model.licence not in LICENCES:
+        raise ValueError(f"{where}: licence must be one of {', '.join(sorted(LICENCES))}")
     if model.requires_image and not model.accepts_image:
         raise ValueError(f"{where}: requires_image needs accepts_image")
     if not 0 < model.typical_duration_seconds < model.deadline_seconds:
@@ -205,23 +230,23 @@ def _parse_parameters(raw: list[object], where: str) -> tuple[Parameter, ...]:
     parameters = tuple(
         _parse_parameter(item, f"{where} parameter {i}") for i, item in enumerate(raw)
     )
-    _check_unique([parameter.name for parameter in parameters], f"{where}: duplicate parameter")
+    check_unique([parameter.name for parameter in parameters], f"{where}: duplicate parameter")
     return parameters
 
 
 def _parse_parameter(raw: object, where: str) -> Parameter:
-    fields = _as_object(raw, where)
+    fields = as_object(raw, where)
     where = f"{where} ({fields.get('name')!r})"
-    kind = _get(fields, "type", str, where)
+    kind = get(fields, "type", str, where)
     if kind not in PARAMETER_TYPES:
         raise ValueError(f"{where}: unknown type {kind!r}")
-    _check_keys(fields, _PARAMETER_KEYS | _TYPE_KEYS[kind], where)
+    check_keys(fields, _PARAMETER_KEYS | _TYPE_KEYS[kind], _OPTIONAL_KEYS, where)
     parameter = Parameter(
-        name=_get(fields, "name", str, where),
+        name=get(fields, "name", str, where),
         type=kind,
-        required=_get(fields, "required", bool, where),
+        required=get(fields, "required", bool, where),
         default=fields["default"],
-        description=_get(fields, "description", str, where),
+        description=get(fields, "description", str, where),
         values=_parse_values(fields, where) if kind == "enum" else None,
         minimum=_parse_bound(fields, "min", where),
         maximum=_parse_bound(fields, "max", where),
@@ -231,20 +256,20 @@ def _parse_parameter(raw: object, where: str) -> Parameter:
 
 
 def _parse_values(fields: dict[str, object], where: str) -> tuple[str, ...]:
-    values = _get(fields, "values", list, where)
+    values = get(fields, "values", list, where)
     if not values or not all(isinstance(value, str) for value in values):
         raise ValueError(f"{where}: 'values' must be a non-empty list of strings")
-    _check_unique(values, f"{where}: duplicate value")
+    check_unique(values, f"{where}: duplicate value")
     return tuple(str(value) for value in values)
 
 
-def _parse_bound(fields: dict[str, object], key: str, where: str) -> float | None:
+def _parse_bound(fields: dict[str, object], key: str, where: str) -> int | float | None:
     bound = fields.get(key)
     if bound is None:
         return None
     if isinstance(bound, bool) or not isinstance(bound, int | float) or not math.isfinite(bound):
         raise ValueError(f"{where}: {key!r} must be a finite number")
-    return float(bound)
+    return bound
 
 
 def _check_parameter(parameter: Parameter, where: str) -> None:
@@ -260,37 +285,3 @@ def _check_parameter(parameter: Parameter, where: str) -> None:
     problem = _problem(parameter, parameter.default)
     if problem is not None:
         raise ValueError(f"{where}: default {problem}")
-
-
-def _as_object(raw: object, where: str) -> dict[str, object]:
-    if not isinstance(raw, dict):
-        raise ValueError(f"{where}: must be a JSON object")
-    return raw
-
-
-def _check_keys(fields: dict[str, object], allowed: frozenset[str], where: str) -> None:
-    if missing := sorted(allowed - _OPTIONAL_KEYS - fields.keys()):
-        raise ValueError(f"{where}: missing {', '.join(missing)}")
-    if unknown := sorted(fields.keys() - allowed):
-        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}")
-
-
-def _get(fields: dict[str, object], key: str, kind: type[T], where: str) -> T:
-    value = fields.get(key)
-    if isinstance(value, kind) and (kind is bool or not isinstance(value, bool)):
-        return value
-    raise ValueError(f"{where}: {key!r} must be of type {kind.__name__}")
-
-
-def _check_unique(items: Iterable[object], message: str) -> None:
-    seen: set[object] = set()
-    for item in items:
-        if item in seen:
-            raise ValueError(f"{message} {item!r}")
-        seen.add(item)
-
-
-async def mirror_catalog(pool: Pool, models: tuple[Model, ...]) -> None:
-    """Upsert the catalog into the database, which generations reference by model id."""
-    async with as_service(pool) as conn:
-        await db_models.mirror(conn, models)

@@ -29,7 +29,7 @@ RESYNC_MARGIN = timedelta(seconds=30)
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    kind: str  # "generation", "balance" or "resync"
+    kind: str  # "generation", "balance", "catalog" or "resync"
     id: UUID | None = None
     project_id: UUID | None = None
     since: datetime | None = None  # resync: changes from this instant on may have been missed
@@ -118,6 +118,9 @@ class EventHub:
     def _dispatch(self, payload: str) -> None:
         try:
             data = json.loads(payload)
+            if data["kind"] == "catalog":  # everyone's: the catalog changed
+                self._announce(None, Event("catalog"))
+                return
             user_id = UUID(data["user_id"])
             event = Event(data["kind"], UUID(data["id"]), _uuid(data.get("project_id")))
         except (ValueError, KeyError, TypeError):

@@ -15,7 +15,7 @@ from velro_graphql.providers.base import Provider
 from velro_graphql.providers.breaker import CircuitBreaker
 from velro_graphql.providers.fal import FalProvider
 from velro_graphql.providers.simulator import SimulatorProvider
-from velro_graphql.services import catalog
+from velro_graphql.services import catalog_store
 from velro_graphql.services.catalog import Model
 from velro_graphql.services.job_metrics import JobMetrics
 from velro_graphql.services.readiness import (
@@ -48,16 +48,19 @@ class Runtime:
         """The provider new generations go to: fal when configured, else the simulator."""
         return "fal" if "fal" in self.providers else "simulator"
 
+    async def reload_models(self) -> None:
+        """Take the catalog the database holds now (another replica or the CLI changed it)."""
+        self.models = await catalog_store.load_models(self.pool)
+
 
 @asynccontextmanager
 async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    """Open the database (migrated when embedded, catalog mirrored), providers and storage;
+    """Open the database (migrated when embedded, catalog seeded), providers and storage;
     storage that is down at start is retried in the background (see `readiness`)."""
     settings.check()
-    models = catalog.load_catalog()
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(open_database(settings))
-        await catalog.mirror_catalog(database.pool, models)
+        await catalog_store.seed_catalog(database.pool)
         providers = await _providers(settings, stack)
         storage = await _storage(settings, stack)
         http = await stack.enter_async_context(httpx.AsyncClient(timeout=30))
@@ -70,7 +73,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             providers=providers,
             storage=storage,
             http=http,
-            models={m.id: m for m in models},
+            models=await catalog_store.load_models(database.pool),
             readiness=readiness,
             metrics=JobMetrics(refresh_seconds=settings.metrics_refresh_seconds),
         )

@@ -36,7 +36,7 @@ T = TypeVar("T")
 P = TypeVar("P", StartGenerationPayload, RetryGenerationPayload)
 
 
-def _start_input(given: StartGenerationInput) -> StartInput:
+def start_input(given: StartGenerationInput) -> StartInput:
     return StartInput(
         model_id=given.model_id,
         prompt=given.prompt,
@@ -79,7 +79,7 @@ class GenerationMutation:
         self, info: Info, input: StartGenerationInput
     ) -> StartGenerationPayload:
         rt, caller = info.context.services.runtime, info.context.caller
-        started, errors = await attempt(lambda: start_generation(rt, caller, _start_input(input)))
+        started, errors = await attempt(lambda: start_generation(rt, caller, start_input(input)))
         return _started(StartGenerationPayload, started, errors)
 
     @strawberry.mutation(description="Cancel an unfinished generation; its credits are refunded.")

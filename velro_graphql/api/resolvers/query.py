@@ -7,10 +7,13 @@ from uuid import UUID
 import strawberry
 
 from velro_graphql.api.context import Context
+from velro_graphql.api.resolvers.generation_mutations import start_input
+from velro_graphql.api.resolvers.project_mutations import attempt
 from velro_graphql.api.types.credit import CreditTransaction
 from velro_graphql.api.types.enums import GenerationStatus
 from velro_graphql.api.types.generation import Generation, load_generation
 from velro_graphql.api.types.model import Model
+from velro_graphql.api.types.payloads import GenerationQuote, StartGenerationInput
 from velro_graphql.api.types.project import Project
 from velro_graphql.api.types.relay import (
     Connection,
@@ -24,6 +27,7 @@ from velro_graphql.errors import NotFound
 from velro_graphql.services import credits
 from velro_graphql.services.generations import reads
 from velro_graphql.services.generations.reads import Filter
+from velro_graphql.services.generations.start import quote_generation
 
 Info = strawberry.Info[Context]
 
@@ -41,12 +45,24 @@ class Query:
     async def me(self, info: Info) -> User:
         return await _me(info.context)
 
-    @strawberry.field(description="The model catalog, deprecated models included.")
+    @strawberry.field(
+        description="The model catalog, deprecated models included (hidden ones are not)."
+    )
     def models(self, info: Info) -> list[Model]:
         info.context.check_token()
         runtime = info.context.services.runtime
         provider = runtime.default_provider
-        return [Model.from_entity(m, provider=provider) for m in runtime.models.values()]
+        listed = (m for m in runtime.models.values() if not m.hidden)
+        return [Model.from_entity(m, provider=provider) for m in listed]
+
+    @strawberry.field(description="What startGeneration would charge for this input.")
+    async def generation_quote(self, info: Info, input: StartGenerationInput) -> GenerationQuote:
+        info.context.check_token()
+        runtime = info.context.services.runtime
+        price, errors = await attempt(lambda: quote_generation(runtime, start_input(input)))
+        if price is None:
+            return GenerationQuote(user_errors=errors)
+        return GenerationQuote(credits=price.credits, description=price.description)
 
     @strawberry.field(description="The caller's projects, newest first.")
     async def projects(

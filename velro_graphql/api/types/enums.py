@@ -31,3 +31,16 @@ class CreditTransactionKind(Enum):
     CHARGE = "charge"
     REFUND = "refund"
     ADJUSTMENT = "adjustment"
+
+
+@strawberry.enum(description="What a model's price is counted in, as fal bills it.")
+class PriceUnit(Enum):
+    GENERATION = "GENERATION"
+    IMAGE = "IMAGE"
+    VIDEO_SECOND = "VIDEO_SECOND"
+
+
+@strawberry.enum(description="The licence fal serves a model under.")
+class Licence(Enum):
+    COMMERCIAL = "commercial"
+    RESEARCH = "research"

@@ -102,6 +102,17 @@ class Generation(Node):
         found = await info.context.loaders.outputs_by_generation.load(self.entity.id)
         return [Output.from_entity(o) for o in found]
 
+    @strawberry.field(description="The provider's id of the request (for support).")
+    def provider_request_id(self) -> str | None:
+        return self.entity.provider_request_id
+
+    @strawberry.field(
+        description="The provider's timings of the request in seconds, e.g. "
+        '{"inference": 2.1}, once it finished (for support).'
+    )
+    def provider_timings(self) -> JSON | None:
+        return cast(JSON, self.entity.provider_timings)
+
     @strawberry.field
     def model(self, info: strawberry.Info[Context]) -> Model | None:
         model = info.context.services.runtime.models.get(self.model_id)

@@ -7,8 +7,10 @@ from typing import cast
 import strawberry
 from strawberry.scalars import JSON
 
-from velro_graphql.api.types.enums import MediaType
+from velro_graphql.api.types.enums import Licence, MediaType, PriceUnit
+from velro_graphql.errors import VelroError
 from velro_graphql.services import catalog
+from velro_graphql.services.pricing import quote
 
 
 @strawberry.type(description="One input a model accepts, after fal's input schema.")
@@ -23,12 +25,33 @@ class ModelParameter:
     max: float | None
 
 
+@strawberry.type(description="A parameter value that scales the price (e.g. 1080p, audio).")
+class PriceMultiplier:
+    parameter: str
+    value: str = strawberry.field(description="As JSON prints it: 1080p, true, false.")
+    factor: float
+
+
+@strawberry.type(description="A model's price: `credits` per `unit`, scaled by multipliers.")
+class Pricing:
+    unit: PriceUnit
+    credits: int
+    multipliers: list[PriceMultiplier]
+    seconds: int | None = strawberry.field(
+        description="For VIDEO_SECOND models without a duration parameter: the video's length."
+    )
+
+
 @strawberry.type(description="A generation model from the catalog.")
 class Model:
     id: str = strawberry.field(description="The fal endpoint id, e.g. fal-ai/flux-pro.")
     name: str
     media_type: MediaType
-    credits: int = strawberry.field(description="What one generation costs.")
+    credits: int = strawberry.field(
+        description="What one generation with the default parameters costs (see `pricing`; "
+        "`generationQuote` prices any input)."
+    )
+    pricing: Pricing
     provider: str = strawberry.field(
         description="The provider that would run it: fal or simulator."
     )
@@ -37,6 +60,9 @@ class Model:
     accepts_image: bool
     requires_image: bool = strawberry.field(description="It edits or animates a given image.")
     typical_duration_seconds: int
+    licence: Licence = strawberry.field(
+        description="RESEARCH models cannot be started unless the server allows them."
+    )
     parameters: list[ModelParameter]
 
     @classmethod
@@ -45,15 +71,38 @@ class Model:
             id=model.id,
             name=model.name,
             media_type=MediaType(model.media_type),
-            credits=model.credits,
+            credits=_default_credits(model),
+            pricing=_pricing(model),
             provider=provider,
             deprecated=model.deprecated,
             accepts_negative_prompt=model.accepts_negative_prompt,
             accepts_image=model.accepts_image,
             requires_image=model.requires_image,
             typical_duration_seconds=model.typical_duration_seconds,
+            licence=Licence(model.licence),
             parameters=[_parameter(p) for p in model.parameters],
         )
+
+
+def _default_credits(model: catalog.Model) -> int:
+    try:
+        return quote(model, catalog.validate_parameters(model, {})).credits
+    except VelroError:  # a required parameter: no default generation to price
+        return model.credits
+
+
+def _pricing(model: catalog.Model) -> Pricing:
+    pricing = model.pricing
+    return Pricing(
+        unit=PriceUnit(pricing.unit),
+        credits=model.credits,
+        multipliers=[
+            PriceMultiplier(parameter=name, value=value, factor=factor)
+            for name, values in pricing.multipliers.items()
+            for value, factor in values.items()
+        ],
+        seconds=pricing.seconds,
+    )
 
 
 def _parameter(parameter: catalog.Parameter) -> ModelParameter:

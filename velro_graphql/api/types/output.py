@@ -30,6 +30,7 @@ class Output:
         description="False while the file is only at the provider (its URL expires); "
         "a background copy keeps trying."
     )
+    nsfw: bool = strawberry.field(description="The provider flagged it as unsafe.")
     entity: strawberry.Private[entities.Output]
 
     @classmethod
@@ -44,6 +45,7 @@ class Output:
             sha256=output.sha256,
             seed=output.seed,
             stored=output.stored,
+            nsfw=output.nsfw,
             entity=output,
         )
 

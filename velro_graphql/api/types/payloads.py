@@ -79,6 +79,17 @@ class StartGenerationInput:
     )
 
 
+@strawberry.type
+class GenerationQuote:
+    credits: int | None = strawberry.field(
+        default=None, description="What startGeneration would charge for this input now."
+    )
+    description: str | None = strawberry.field(
+        default=None, description='What is priced, e.g. "4 images x 12".'
+    )
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 @strawberry.input
 class GenerationIdInput:
     id: strawberry.ID

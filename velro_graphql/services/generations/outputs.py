@@ -52,7 +52,8 @@ async def store_outputs(
 async def _keep(rt: Runtime, generation: Generation, position: int, out: ProviderOutput) -> Output:
     try:
         data = out.content if out.content is not None else await _fetch(rt, generation, out.url)
-        return await store_bytes(rt, generation_key(generation), position, data, seed=out.seed)
+        key = generation_key(generation)
+        return await store_bytes(rt, key, position, data, seed=out.seed, nsfw=out.nsfw)
     except (StorageError, TransientDownloadError) as error:
         if out.url is None:
             raise RetryLater(str(error)) from error
@@ -93,6 +94,7 @@ async def store_bytes(
     data: bytes,
     *,
     seed: str | None,
+    nsfw: bool = False,
 ) -> Output:
     """Check, hash and store one file (and its thumbnails); return its stored output."""
     user_id, project_id, generation_id = key
@@ -109,7 +111,7 @@ async def store_bytes(
         generation_id=generation_id, position=position, user_id=user_id,
         bucket=GENERATIONS_BUCKET, path=path, provider_url=None, content_type=content_type,
         byte_size=len(data), width=width, height=height, duration_seconds=None,
-        sha256=media.sha256_hex(data), thumbnails=thumbnails, seed=seed, stored=True,
+        sha256=media.sha256_hex(data), thumbnails=thumbnails, seed=seed, stored=True, nsfw=nsfw,
     )  # fmt: skip
 
 
@@ -138,7 +140,7 @@ def _unstored(generation: Generation, position: int, out: ProviderOutput) -> Out
         generation_id=generation.id, position=position, user_id=generation.user_id,
         bucket=None, path=None, provider_url=out.url, content_type=out.content_type,
         byte_size=None, width=out.width, height=out.height, duration_seconds=None,
-        sha256=None, thumbnails=[], seed=out.seed, stored=False,
+        sha256=None, thumbnails=[], seed=out.seed, stored=False, nsfw=out.nsfw,
     )  # fmt: skip
 
 
@@ -181,7 +183,7 @@ async def _copy(rt: Runtime, output: Output, url: str) -> Output:
     async with rt.pool.acquire() as conn:
         project_id = await generations.project_of(conn, output.generation_id)
     key = (output.user_id, project_id, output.generation_id)
-    return await store_bytes(rt, key, output.position, data, seed=output.seed)
+    return await store_bytes(rt, key, output.position, data, seed=output.seed, nsfw=output.nsfw)
 
 
 async def remove_files(storage: Storage, stored: list[Output]) -> None:

@@ -36,6 +36,7 @@ from velro_graphql.storage.base import StorageError
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 60.0
+_FILTERED = "The provider flagged every output as unsafe; the credits were refunded."
 
 
 async def claim(rt: Runtime, *, owner: str, limit: int) -> list[Job]:
@@ -118,6 +119,10 @@ async def _apply(
         assert generation.provider_request_id is not None
         with rt.metrics.provider_call(provider.name, "result"):
             result = await provider.result(request, generation.provider_request_id)
+        await _record_support(rt, generation.id, status, result.timings)
+        if result.all_flagged:
+            await _fail(rt, generation.id, "CONTENT_FILTERED", _FILTERED)
+            return None
         await _complete(rt, generation, await store_outputs(rt, generation, result.outputs))
         return None
     async with as_service(rt.pool) as conn:
@@ -127,10 +132,24 @@ async def _apply(
             status=status.state,
             queue_position=status.queue_position,
             progress=status.progress,
-            logs=[{"message": line.message, "at": line.at and line.at.isoformat()}
-                  for line in status.logs],
-        )  # fmt: skip
+            logs=_logs(status),
+        )
     return rt.settings.provider_poll_seconds
+
+
+async def _record_support(
+    rt: Runtime, generation_id: UUID, status: ProviderStatus, timings: dict[str, float] | None
+) -> None:
+    """Keep what support needs of a finished request: the provider's timings, its final logs."""
+    async with as_service(rt.pool) as conn:
+        await updates.record_support(conn, generation_id, logs=_logs(status), timings=timings)
+
+
+def _logs(status: ProviderStatus) -> list[dict[str, str | None]]:
+    return [
+        {"message": line.message, "at": line.at.isoformat() if line.at else None}
+        for line in status.logs
+    ]
 
 
 async def _complete(rt: Runtime, generation: Generation, kept: list[Output]) -> None:

@@ -18,6 +18,7 @@ from velro_graphql.errors import BadUserInput, InsufficientCredits, ModelUnavail
 from velro_graphql.services.catalog import Model, validate_parameters
 from velro_graphql.services.credits import current_balance
 from velro_graphql.services.generations.finish import load_own, not_finished
+from velro_graphql.services.pricing import Price, quote
 from velro_graphql.services.runtime import Runtime
 
 MAX_PROMPT = 2000
@@ -59,6 +60,7 @@ class Checked:
     parent_id: UUID | None
     provider: str
     deadline_seconds: int
+    price: Price
 
     def values(self, user_id: UUID) -> dict[str, Any]:
         return {
@@ -70,7 +72,7 @@ class Checked:
             "negative_prompt": self.negative_prompt,
             "image_url": self.image_url,
             "parameters": self.parameters,
-            "cost": self.model.credits,
+            "cost": self.price.credits,
             "provider": self.provider,
             "idempotency_key": self.idempotency_key,
             "deadline_seconds": self.deadline_seconds,
@@ -97,9 +99,10 @@ def check_start(
     *,
     provider: str,
     deadline_override: int | None = None,
+    allow_research: bool = False,
 ) -> Checked:
     """Check the input; raise on the first problem, naming the field."""
-    model = _model(models, given.model_id)
+    model = _model(models, given.model_id, allow_research=allow_research)
     parameters = validate_parameters(model, _parameters(given.parameters))
     return Checked(
         model=model,
@@ -112,16 +115,22 @@ def check_start(
         parent_id=given.parent_id,
         provider=provider,
         deadline_seconds=deadline_override or model.deadline_seconds,
+        price=quote(model, parameters),
     )
 
 
-def _model(models: dict[str, Model], model_id: str) -> Model:
+def _model(models: dict[str, Model], model_id: str, *, allow_research: bool) -> Model:
     model = models.get(model_id)
     if model is None:
         raise BadUserInput(f"Unknown model {model_id!r}.", field="modelId")
     if model.deprecated:
         raise ModelUnavailable(
             f"{model.name} is deprecated and cannot be started.", field="modelId"
+        )
+    if model.licence == "research" and not allow_research:
+        raise ModelUnavailable(
+            f"{model.name} is licensed for research only and is not offered here.",
+            field="modelId",
         )
     return model
 
@@ -179,13 +188,22 @@ def _idempotency_key(key: str | None) -> str | None:
 
 async def start_generation(rt: Runtime, caller: Caller, given: StartInput) -> Started:
     """Check, charge and queue a generation (or return the one its idempotency key made)."""
-    checked = check_start(
+    return await _create(rt, caller, _check(rt, given))
+
+
+async def quote_generation(rt: Runtime, given: StartInput) -> Price:
+    """What starting this input would charge now; raises what starting it would."""
+    return _check(rt, given).price
+
+
+def _check(rt: Runtime, given: StartInput) -> Checked:
+    return check_start(
         given,
         rt.models,
         provider=rt.default_provider,
         deadline_override=rt.settings.generation_deadline_seconds,
+        allow_research=rt.settings.allow_research_models,
     )
-    return await _create(rt, caller, checked)
 
 
 async def retry_generation(rt: Runtime, caller: Caller, generation_id: UUID) -> Started:
@@ -223,7 +241,7 @@ async def _create(rt: Runtime, caller: Caller, checked: Checked) -> Started:
             amount=-generation.cost,
             kind="charge",
             generation_id=generation.id,
-            description=f"Generation with {generation.model_id}",
+            description=f"{generation.model_id}: {checked.price.description}",
         )
         if charge is None:
             available = await current_balance(conn, caller.user_id)
