@@ -232,7 +232,8 @@ def test_is_public(address: str, public: bool) -> None:
 
 async def test_a_pinned_host_connects_to_its_checked_address_only(base_url: str) -> None:
     port = httpx.URL(base_url).port
-    pins = {"files.invalid": "127.0.0.1"}  # a name no resolver knows: only the pin reaches it
+    # A name no resolver knows: only the pins reach it; an unreachable first address is passed.
+    pins = {"files.invalid": ["127.0.0.2", "127.0.0.1"]}
     async with httpx.AsyncClient(transport=pinned_transport(pins)) as pinned:
         reply = await pinned.get(f"http://files.invalid:{port}/sized/3")
         assert reply.content == b"vvv"

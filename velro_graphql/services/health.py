@@ -38,7 +38,8 @@ async def database_failure(pool: Pool) -> str | None:
         if await ping(pool):
             return None
     except Exception as error:
-        log.warning("readiness: the database does not answer", exc_info=True)
+        # No traceback: load balancers ask every few seconds while the database is away.
+        log.warning("readiness: the database does not answer: %r", error)
         return f"Postgres does not answer: {error!r}"
     return "Postgres answered SELECT 1 with nothing"
 

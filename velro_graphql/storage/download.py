@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Iterable
+from typing import Any
 
 import httpcore
 import httpx
@@ -46,14 +48,14 @@ async def download(
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
     if allow_insecure:
         return await _attempts(client, None, url, max_bytes, timeout, attempts, backoff)
-    pins: dict[str, str] = {}
+    pins: dict[str, list[str]] = {}
     async with httpx.AsyncClient(transport=pinned_transport(pins)) as pinned:
         return await _attempts(pinned, pins, url, max_bytes, timeout, attempts, backoff)
 
 
 async def _attempts(
     client: httpx.AsyncClient,
-    pins: dict[str, str] | None,
+    pins: dict[str, list[str]] | None,
     url: str,
     max_bytes: int,
     timeout: httpx.Timeout,
@@ -72,7 +74,7 @@ async def _attempts(
 
 async def _follow(
     client: httpx.AsyncClient,
-    pins: dict[str, str] | None,
+    pins: dict[str, list[str]] | None,
     url: str,
     max_bytes: int,
     timeout: httpx.Timeout,
@@ -80,9 +82,9 @@ async def _follow(
     """Fetch `url`, following redirects by hand so every hop passes the same checks."""
     target = _parse(url)
     for _ in range(_MAX_REDIRECTS + 1):
-        address = await check_url(target, allow_insecure=pins is None)
-        if pins is not None and address is not None:
-            pins[target.host] = address
+        addresses = await check_url(target, allow_insecure=pins is None)
+        if pins is not None:
+            pins[target.host] = addresses
         body, location = await _get(client, target, max_bytes, timeout)
         if location is None:
             return body
@@ -145,13 +147,13 @@ async def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-async def check_url(url: httpx.URL, *, allow_insecure: bool = False) -> str | None:
+async def check_url(url: httpx.URL, *, allow_insecure: bool = False) -> list[str]:
     """Refuse a URL that is not https or whose host resolves to any non-public address;
-    return the address to connect to (None when insecure URLs are allowed)."""
+    return the addresses to connect to (none to pin when insecure URLs are allowed)."""
     if url.scheme not in ("http", "https") or not url.host:
         raise DownloadError(f"Not a downloadable URL: {url}.")
     if allow_insecure:
-        return None
+        return []
     if url.scheme != "https":
         raise DownloadError(f"Refusing insecure URL {url}: https is required.")
     addresses = await _resolve(url.host, url.port or 443)
@@ -160,14 +162,15 @@ async def check_url(url: httpx.URL, *, allow_insecure: bool = False) -> str | No
             raise DownloadError(f"Refusing {url}: {url.host} resolves to non-public {address}.")
     if not addresses:
         raise TransientDownloadError(f"{url.host} resolves to no address.")
-    return addresses[0]
+    return addresses
 
 
 class _PinnedBackend(httpcore.AsyncNetworkBackend):
-    """Connects each host to the address it was checked at, and nowhere else. TLS still
-    verifies the certificate of the real host name (httpcore passes it as SNI)."""
+    """Connects each host to the addresses it was checked at (in order, as a resolver's answers
+    are tried), and nowhere else. TLS still verifies the certificate of the real host name
+    (httpcore passes it as SNI)."""
 
-    def __init__(self, pins: dict[str, str]) -> None:
+    def __init__(self, pins: dict[str, list[str]]) -> None:
         self._pins = pins
         self._inner = httpcore.AnyIOBackend()
 
@@ -179,16 +182,22 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        address = self._pins.get(host)
-        if address is None:
+        addresses = self._pins.get(host)
+        if not addresses:
             raise httpcore.ConnectError(f"{host} was not checked before connecting.")
-        return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+        for address in addresses[:-1]:
+            with contextlib.suppress(httpcore.ConnectError, httpcore.ConnectTimeout):
+                return await self._connect(address, port, timeout, local_address, socket_options)
+        return await self._connect(addresses[-1], port, timeout, local_address, socket_options)
+
+    async def _connect(self, address: str, *args: Any) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_tcp(address, *args)
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
 
 
-def pinned_transport(pins: dict[str, str]) -> httpx.AsyncHTTPTransport:
+def pinned_transport(pins: dict[str, list[str]]) -> httpx.AsyncHTTPTransport:
     """An httpx transport that connects each host only to its pinned address."""
     transport = httpx.AsyncHTTPTransport()
     # httpx takes no network backend of its own; its connection pool does.

@@ -176,11 +176,12 @@ class Feeds:
                     self._mark(user, feed)
 
     async def close(self) -> None:
-        for user in self._users.values():
+        users, self._users = list(self._users.values()), {}  # no retry finds a feed after this
+        for user in users:
             for feed in user.feeds.values():
                 if feed.retry is not None:
                     feed.retry.cancel()
-        flushes = [user.flush for user in self._users.values() if user.flush]
+        flushes = [user.flush for user in users if user.flush]
         for flush in flushes:
             flush.cancel()
         await asyncio.gather(*flushes, return_exceptions=True)
@@ -234,6 +235,8 @@ class Feeds:
             log.warning("live read failed (%r); retrying until the database answers", error)
         feed.failures += 1
         delay = backoff_delay(feed.failures, first=0.5, cap=30.0)
+        if feed.retry is not None:  # one timer a feed: an event marked it again meanwhile
+            feed.retry.cancel()
         feed.retry = asyncio.get_running_loop().call_later(delay, self._retry, feed)
 
     def _retry(self, feed: Feed) -> None:
