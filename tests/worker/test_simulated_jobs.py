@@ -66,3 +66,22 @@ async def test_a_simulated_failure_is_failed_and_refunded_once(sim: Any) -> None
     assert await sim.kinds_for(caller, generation.id) == ["charge", "refund"]
     assert await sim.balance(caller) == 1000
     await sim.assert_books_balance(caller)
+
+
+async def test_a_video_is_stored_with_its_duration_size_and_webp_thumbnails(sim: Any) -> None:
+    caller = await sim.user()
+    generation = await sim.start(caller, model_id="fal-ai/kling-video/v2.1/master/text-to-video")
+
+    async with running_worker(sim.rt):
+        done = await sim.wait_for(generation.id)
+
+    assert done.status == "COMPLETED"
+    (output,) = await sim.outputs(caller, generation.id)
+    assert output.content_type == "video/mp4" and output.path.endswith("/0.mp4")
+    assert output.duration_seconds is not None and output.duration_seconds > 0.5
+    assert output.width and output.height and output.byte_size
+    assert sorted(t["size"] for t in output.thumbnails) == [256, 512]
+    for thumb in output.thumbnails:
+        webp = _stored_bytes(sim, thumb["bucket"], thumb["path"])
+        assert webp[:4] == b"RIFF" and webp[8:12] == b"WEBP"
+        assert max(Image.open(io.BytesIO(webp)).size) == min(thumb["size"], output.width)

@@ -7,6 +7,7 @@ import hashlib
 import io
 import textwrap
 
+import av
 from PIL import Image, ImageDraw, ImageFont
 
 LABEL = "SIMULATED"
@@ -32,19 +33,19 @@ def render_image(
 def render_animation(
     *, prompt: str, model_id: str, width: int, height: int, caption: str = ""
 ) -> bytes:
-    """Render a looping animated GIF of a ball crossing a labelled background."""
+    """Render a short H.264 MP4 of a ball crossing a labelled background."""
+    width, height = width - width % 2, height - height % 2  # 4:2:0 needs even sides
     background = _gradient(prompt, 0, (width, height))
     labels = _labels(prompt, model_id, caption, (width, height))
-    frames = [_frame(background, labels, index) for index in range(VIDEO_FRAMES)]
     buffer = io.BytesIO()
-    frames[0].save(
-        buffer,
-        format="GIF",
-        save_all=True,
-        append_images=frames[1:],
-        duration=FRAME_MILLISECONDS,
-        loop=0,
-    )
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=1000 // FRAME_MILLISECONDS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(VIDEO_FRAMES):
+            image = _frame(background, labels, index)
+            frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))  # flush the encoder
     return buffer.getvalue()
 
 

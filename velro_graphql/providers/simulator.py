@@ -171,16 +171,16 @@ def _images(request: ProviderRequest, seed: int) -> tuple[ProviderOutput, ...]:
 
 
 def _animation(request: ProviderRequest, seed: int) -> ProviderOutput:
-    """A GIF stands in for the video: every browser plays it, and Pillow writes it."""
+    """A short MP4 (H.264, as fal's video models deliver) stands in for the video."""
     width, height = _aspect_size(request.arguments.get("aspect_ratio"), VIDEO_LONG_SIDE)
     content = render_animation(
         prompt=_prompt(request),
         model_id=request.model_id,
         width=width,
         height=height,
-        caption="video stand-in (animated GIF)",
+        caption="video stand-in",
     )
-    return ProviderOutput(None, content, "image/gif", width, height, str(seed))
+    return ProviderOutput(None, content, "video/mp4", width, height, str(seed))
 
 
 def image_size(arguments: dict[str, Any]) -> tuple[int, int]:

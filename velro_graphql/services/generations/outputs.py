@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from uuid import UUID
 
 from velro_graphql.db import generations
@@ -24,6 +25,7 @@ from velro_graphql.storage.base import (
     StorageError,
 )
 from velro_graphql.storage.download import DownloadError, TransientDownloadError, download
+from velro_graphql.storage.video import describe_video
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,8 @@ async def store_bytes(
     folder = f"{user_id}/{project_id or 'no-project'}/{generation_id}"
     try:
         content_type, extension = media.sniff(data)
-        width, height = await _dimensions(data, content_type)
-        thumbnails = await _thumbnails(rt, data, content_type, f"{folder}/{position}")
+        described = await asyncio.to_thread(_describe, data, content_type)
+        thumbnails = await _thumbnails(rt, described.thumbnail_source, f"{folder}/{position}")
     except media.UnsupportedMedia as error:
         raise OutputUnavailable(str(error)) from error
     path = f"{folder}/{position}.{extension}"
@@ -110,23 +112,30 @@ async def store_bytes(
     return Output(
         generation_id=generation_id, position=position, user_id=user_id,
         bucket=GENERATIONS_BUCKET, path=path, provider_url=None, content_type=content_type,
-        byte_size=len(data), width=width, height=height, duration_seconds=None,
-        sha256=media.sha256_hex(data), thumbnails=thumbnails, seed=seed, stored=True, nsfw=nsfw,
+        byte_size=len(data), width=described.width, height=described.height,
+        duration_seconds=described.duration_seconds, sha256=media.sha256_hex(data),
+        thumbnails=thumbnails, seed=seed, stored=True, nsfw=nsfw,
     )  # fmt: skip
 
 
-async def _dimensions(data: bytes, content_type: str) -> tuple[int | None, int | None]:
-    if not content_type.startswith("image/"):
-        return None, None
-    return await asyncio.to_thread(media.describe_image, data)
+@dataclass(frozen=True)
+class _Described:
+    width: int
+    height: int
+    duration_seconds: float | None
+    thumbnail_source: bytes  # an image: the file itself, or a video's frame
 
 
-async def _thumbnails(
-    rt: Runtime, data: bytes, content_type: str, stem: str
-) -> list[dict[str, object]]:
-    if not content_type.startswith("image/"):
-        return []
-    made = await asyncio.to_thread(media.thumbnails, data, media.THUMBNAIL_SIZES)
+def _describe(data: bytes, content_type: str) -> _Described:
+    if content_type.startswith("video/"):
+        video = describe_video(data)
+        return _Described(video.width, video.height, video.duration_seconds, video.frame)
+    width, height = media.describe_image(data)
+    return _Described(width, height, None, data)
+
+
+async def _thumbnails(rt: Runtime, image: bytes, stem: str) -> list[dict[str, object]]:
+    made = await asyncio.to_thread(media.thumbnails, image, media.THUMBNAIL_SIZES)
     entries: list[dict[str, object]] = []
     for size, webp in made.items():
         path = f"{stem}_{size}.webp"
