@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from graphql import (
@@ -31,7 +32,7 @@ from graphql.pyutils import Undefined
 
 from velro_graphql.api.types.relay import expect_global_id
 from velro_graphql.errors import VelroError
-from velro_graphql.services.pagination import check_first, decode_time_key
+from velro_graphql.services.pagination import PageArgs, page_query
 from velro_graphql.services.read_model import (
     LINKS,
     LISTS,
@@ -39,6 +40,7 @@ from velro_graphql.services.read_model import (
     Connection,
     Field,
     ListField,
+    ListFilter,
     Object,
     Part,
 )
@@ -179,17 +181,24 @@ class _Planner:
     def connection(self, node: FieldNode, declared: ListField) -> Connection:
         args = self.arguments(node)
         filters = self.filters(args.pop("filter", None), declared)
-        if set(args) - {"first", "after"}:
+        order = args.pop("orderBy", None) or {}
+        if set(args) - {"first", "after", "last", "before"} or not isinstance(order, dict):
             raise Unsupported("argument")
+        page = PageArgs(
+            **args,
+            order_by=order.get("field", "CREATED_AT"),
+            descending=order.get("direction", "DESC") == "DESC",
+        )
+        query = page_query(page, declared.orderings, None)
         return Connection(
             table=TABLES[declared.node],
-            keyset=declared.keyset,
+            order=query.order,
             parts=tuple(
                 self.part(n, declared.node)
                 for n in self.selections(node.selection_set, f"{declared.node}Connection")
             ),
-            first=check_first(args.get("first")),
-            after=decode_time_key(args.get("after")),
+            first=query.limit - 1,
+            cursor=query.cursor,
             filters=filters,
             parent_column=declared.parent_column,
         )
@@ -210,13 +219,9 @@ class _Planner:
             raise Unsupported("argument")
         found = []
         for name, value in given.items():
-            f = declared.filters[name]
-            if value is not None and not isinstance(value, str):
-                raise Unsupported("argument")
-            if value is not None and f.global_id_of is not None:
-                value = expect_global_id(value, f.global_id_of, field=f"filter.{name}")
             if value is not None:
-                found.append((f, value))
+                f = declared.filters[name]
+                found.append((f, _filter_value(f, name, value)))
         return tuple(found)
 
     def part(self, node: FieldNode, type_name: str) -> Part:
@@ -250,6 +255,24 @@ class _Planner:
         if name == "node":
             return (_key(node), "node", self.fields(node.selection_set, type_name))
         raise Unsupported("field")
+
+
+def _filter_value(f: ListFilter, name: str, value: Any) -> Any:
+    """A filter's value as per-field execution would pass it to the same SQL."""
+    if f.cast == "boolean":
+        if not isinstance(value, bool):
+            raise Unsupported("argument")
+        return value
+    if not isinstance(value, str):
+        raise Unsupported("argument")
+    if f.global_id_of is not None:
+        return expect_global_id(value, f.global_id_of, field=f"filter.{name}")
+    if f.cast == "timestamptz":
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise Unsupported("argument") from None
+    return value
 
 
 _MAX_KEYS = 50  # json_build_object takes at most 100 arguments

@@ -14,10 +14,11 @@ from velro_graphql.entities import Generation, Output, Page
 from velro_graphql.services import projects, users
 from velro_graphql.services.files import Storage
 from velro_graphql.services.generations import reads as generations
+from velro_graphql.services.pagination import PageArgs
 from velro_graphql.services.sessions import Queryable
 
-# (project id, first, after) -> that project's page of generations
-ProjectPageKey = tuple[UUID, int | None, str | None]
+# (project id, page arguments, filter) -> that project's page of generations
+ProjectPageKey = tuple[UUID, PageArgs, generations.Filter]
 Fetch = Callable[[Queryable, UUID, list[UUID]], Awaitable[Sequence[Any]]]
 
 
@@ -59,16 +60,14 @@ async def _outputs(conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[list
 async def _project_pages(
     conn: Queryable, user_id: UUID, keys: list[ProjectPageKey]
 ) -> list[Page[Generation]]:
-    # Siblings usually ask with the same arguments: one statement per distinct (first, after).
-    groups: dict[tuple[int | None, str | None], list[UUID]] = defaultdict(list)
-    for project_id, first, after in keys:
-        groups[(first, after)].append(project_id)
+    # Siblings usually ask with the same arguments: one statement per distinct (args, filter).
+    groups: dict[tuple[PageArgs, generations.Filter], list[UUID]] = defaultdict(list)
+    for project_id, args, filter_ in keys:
+        groups[(args, filter_)].append(project_id)
     pages: dict[ProjectPageKey, Page[Generation]] = {}
-    for (first, after), project_ids in groups.items():
-        found = await generations.list_by_projects(
-            conn, user_id, project_ids, first=first, after=after
-        )
-        pages.update({(p, first, after): page for p, page in found.items()})
+    for (args, filter_), project_ids in groups.items():
+        found = await generations.list_by_projects(conn, user_id, project_ids, args, filter_)
+        pages.update({(p, args, filter_): page for p, page in found.items()})
     return [pages[key] for key in keys]
 
 

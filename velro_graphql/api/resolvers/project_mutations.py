@@ -52,6 +52,7 @@ class ProjectMutation:
                 name=input.name,
                 description=input.description,
                 visibility=input.visibility.value,
+                tags=input.tags,
             )
         )
         return CreateProjectPayload(
@@ -69,6 +70,7 @@ class ProjectMutation:
                 name=input.name,
                 description=input.description,
                 visibility=input.visibility.value if input.visibility else None,
+                tags=input.tags,
             )
         )
         return UpdateProjectPayload(

@@ -8,8 +8,16 @@ import strawberry
 
 from velro_graphql.api.context import Context
 from velro_graphql.api.types.credit import CreditTransaction
-from velro_graphql.api.types.enums import GenerationStatus
 from velro_graphql.api.types.generation import Generation, load_generation
+from velro_graphql.api.types.lists import (
+    CreditTransactionFilter,
+    GenerationFilter,
+    GenerationOrder,
+    ProjectFilter,
+    ProjectOrder,
+    generation_filter,
+    page_args,
+)
 from velro_graphql.api.types.model import Model
 from velro_graphql.api.types.project import Project
 from velro_graphql.api.types.relay import (
@@ -23,16 +31,8 @@ from velro_graphql.api.types.user import User, list_projects
 from velro_graphql.errors import NotFound
 from velro_graphql.services import credits
 from velro_graphql.services.generations import reads
-from velro_graphql.services.generations.reads import Filter
 
 Info = strawberry.Info[Context]
-
-
-@strawberry.input
-class GenerationFilter:
-    status: GenerationStatus | None = None
-    project_id: strawberry.ID | None = None
-    model_id: str | None = None
 
 
 @strawberry.type
@@ -48,11 +48,19 @@ class Query:
         provider = runtime.default_provider
         return [Model.from_entity(m, provider=provider) for m in runtime.models.values()]
 
-    @strawberry.field(description="The caller's projects, newest first.")
+    @strawberry.field(description="The caller's projects, by default newest first.")
     async def projects(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ProjectFilter | None = None,
+        order_by: ProjectOrder | None = None,
     ) -> Connection[Project]:
-        return await list_projects(info.context, first=first, after=after)
+        args = page_args(first, after, last, before, order_by)
+        return await list_projects(info.context, args, filter)
 
     @strawberry.field
     async def project(self, info: Info, id: strawberry.ID) -> Project | None:
@@ -62,28 +70,37 @@ class Query:
     async def generation(self, info: Info, id: strawberry.ID) -> Generation | None:
         return await _generation(info.context, expect_global_id(id, "Generation"))
 
-    @strawberry.field(description="The caller's generations, newest first.")
+    @strawberry.field(description="The caller's generations, by default newest first.")
     async def generations(
         self,
         info: Info,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filter: GenerationFilter | None = None,
+        order_by: GenerationOrder | None = None,
     ) -> Connection[Generation]:
         ctx = info.context
+        args = page_args(first, after, last, before, order_by)
         page = await reads.list_generations(
-            ctx.session, ctx.caller.user_id, first=first, after=after, filter_=_filter(filter)
+            ctx.session, ctx.caller.user_id, args, generation_filter(filter)
         )
         ctx.loaders.prime(ctx.loaders.generation_by_id, page.items)
-        return connection_from(page, Generation.from_entity, after=after is not None)
+        return connection_from(page, Generation.from_entity)
 
     @strawberry.field(description="The caller's credit ledger, newest first.")
     async def credit_transactions(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: CreditTransactionFilter | None = None,
     ) -> Connection[CreditTransaction]:
         ctx = info.context
+        kind = filter.kind.value if filter and filter.kind else None
         page = await credits.list_transactions(
-            ctx.session, ctx.caller.user_id, first=first, after=after
+            ctx.session, ctx.caller.user_id, first=first, after=after, kind=kind
         )
         return connection_from(page, CreditTransaction.from_entity, after=after is not None)
 
@@ -119,15 +136,3 @@ async def _project(context: Context, id_: UUID) -> Project:
     if project is None:
         raise NotFound("No such project.", field="id")
     return Project.from_entity(project)
-
-
-def _filter(given: GenerationFilter | None) -> Filter:
-    if given is None:
-        return Filter()
-    return Filter(
-        status=given.status.value if given.status else None,
-        project_id=expect_global_id(given.project_id, "Project", field="filter.projectId")
-        if given.project_id
-        else None,
-        model_id=given.model_id,
-    )

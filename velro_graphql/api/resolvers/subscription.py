@@ -22,7 +22,7 @@ from velro_graphql.errors import NotFound
 from velro_graphql.services import credits
 from velro_graphql.services.events import Event
 from velro_graphql.services.generations import reads
-from velro_graphql.services.generations.reads import Filter
+from velro_graphql.services.generations.reads import Filter, PageArgs
 
 Info = strawberry.Info[Context]
 # After a long outage, the most recently changed: a connection holds at most 1000 unsent messages.
@@ -116,9 +116,8 @@ class GenerationEvents(LiveSource[Generation]):
         page = await reads.list_generations(
             context.session,
             context.caller.user_id,
-            first=first,
-            after=None,
-            filter_=Filter(status=status, project_id=self.project_id),
+            PageArgs(first=first),
+            Filter(status=status, project_id=self.project_id),
         )
         return [(g.id, Generation.from_entity(g)) for g in page.items]
 

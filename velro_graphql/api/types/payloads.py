@@ -29,6 +29,9 @@ class CreateProjectInput:
     name: str
     description: str | None = None
     visibility: Visibility = Visibility.PRIVATE
+    tags: list[str] | None = strawberry.field(
+        default=None, description="At most 20, each 1 to 30 characters; repeats are dropped."
+    )
 
 
 @strawberry.input
@@ -37,6 +40,9 @@ class UpdateProjectInput:
     name: str | None = None
     description: str | None = None
     visibility: Visibility | None = None
+    tags: list[str] | None = strawberry.field(
+        default=None, description="Replaces all the tags; null leaves them as they are."
+    )
 
 
 @strawberry.input

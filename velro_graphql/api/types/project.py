@@ -10,6 +10,12 @@ import strawberry
 
 from velro_graphql import entities
 from velro_graphql.api.types.enums import Visibility
+from velro_graphql.api.types.lists import (
+    GenerationFilter,
+    GenerationOrder,
+    generation_filter,
+    page_args,
+)
 from velro_graphql.api.types.relay import Connection, Node, connection_from, to_global_id
 
 if TYPE_CHECKING:
@@ -45,13 +51,25 @@ class Project(Node):
             uuid=project.id,
         )
 
-    @strawberry.field(description="The project's generations, newest first.")
+    @strawberry.field(description="The project's generations, by default newest first.")
     async def generations(
-        self, info: strawberry.Info[Context], first: int | None = None, after: str | None = None
+        self,
+        info: strawberry.Info[Context],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: GenerationFilter | None = None,
+        order_by: GenerationOrder | None = None,
     ) -> Connection[_Generation]:
         from velro_graphql.api.types.generation import Generation
 
         loaders = info.context.loaders
-        page = await loaders.generations_by_project.load((self.uuid, first, after))
+        key = (
+            self.uuid,
+            page_args(first, after, last, before, order_by),
+            generation_filter(filter),
+        )
+        page = await loaders.generations_by_project.load(key)
         loaders.prime(loaders.generation_by_id, page.items)
-        return connection_from(page, Generation.from_entity, after=after is not None)
+        return connection_from(page, Generation.from_entity)

@@ -69,14 +69,16 @@ class Connection(Generic[T]):
         return [edge.node for edge in self.edges]
 
 
-def connection_from(page: Page[E], convert: Callable[[E], T], *, after: bool) -> Connection[T]:
+def connection_from(
+    page: Page[E], convert: Callable[[E], T], *, after: bool = False
+) -> Connection[T]:
     """Turn a service page into a connection, converting each item once."""
     edges = [Edge(cursor=c, node=convert(i)) for i, c in zip(page.items, page.cursors, strict=True)]
     return Connection(
         total_count=page.total_count,
         page_info=PageInfo(
             has_next_page=page.has_next_page,
-            has_previous_page=after,
+            has_previous_page=page.has_previous_page or after,
             start_cursor=page.cursors[0] if page.cursors else None,
             end_cursor=page.cursors[-1] if page.cursors else None,
         ),

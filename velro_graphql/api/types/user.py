@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from velro_graphql import entities
+from velro_graphql.api.types.lists import ProjectFilter, ProjectOrder, page_args, project_filter
 from velro_graphql.api.types.project import Project
 from velro_graphql.api.types.relay import Connection, Node, connection_from, to_global_id
 from velro_graphql.services import projects
+from velro_graphql.services.pagination import PageArgs
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context
@@ -38,18 +40,26 @@ class User(Node):
             created_at=profile.created_at,
         )
 
-    @strawberry.field(description="The user's projects, newest first.")
+    @strawberry.field(description="The user's projects, by default newest first.")
     async def projects(
-        self, info: strawberry.Info[Context], first: int | None = None, after: str | None = None
+        self,
+        info: strawberry.Info[Context],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ProjectFilter | None = None,
+        order_by: ProjectOrder | None = None,
     ) -> Connection[Project]:
-        return await list_projects(info.context, first=first, after=after)
+        args = page_args(first, after, last, before, order_by)
+        return await list_projects(info.context, args, filter)
 
 
 async def list_projects(
-    context: Context, *, first: int | None, after: str | None
+    context: Context, args: PageArgs, filter_: ProjectFilter | None
 ) -> Connection[Project]:
     page = await projects.list_projects(
-        context.session, context.caller.user_id, first=first, after=after
+        context.session, context.caller.user_id, args, project_filter(filter_)
     )
     context.loaders.prime(context.loaders.project_by_id, page.items)
-    return connection_from(page, Project.from_entity, after=after is not None)
+    return connection_from(page, Project.from_entity)
