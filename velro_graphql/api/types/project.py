@@ -17,6 +17,8 @@ from velro_graphql.api.types.lists import (
     page_args,
 )
 from velro_graphql.api.types.relay import Connection, Node, connection_from, to_global_id
+from velro_graphql.api.types.stats import Stats
+from velro_graphql.services.stats import usage_of
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context
@@ -73,3 +75,9 @@ class Project(Node):
         page = await loaders.generations_by_project.load(key)
         loaders.prime(loaders.generation_by_id, page.items)
         return connection_from(page, Generation.from_entity)
+
+    @strawberry.field(description="The project's usage, shaped as `User.stats`.")
+    async def stats(self, info: strawberry.Info[Context]) -> Stats:
+        ctx = info.context
+        usage = await usage_of(ctx.session, ctx.caller.user_id, project_id=self.uuid)
+        return Stats.from_usage(usage)

@@ -11,8 +11,10 @@ from velro_graphql import entities
 from velro_graphql.api.types.lists import ProjectFilter, ProjectOrder, page_args, project_filter
 from velro_graphql.api.types.project import Project
 from velro_graphql.api.types.relay import Connection, Node, connection_from, to_global_id
+from velro_graphql.api.types.stats import Stats
 from velro_graphql.services import projects
 from velro_graphql.services.pagination import PageArgs
+from velro_graphql.services.stats import usage_of
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context
@@ -53,6 +55,11 @@ class User(Node):
     ) -> Connection[Project]:
         args = page_args(first, after, last, before, order_by)
         return await list_projects(info.context, args, filter)
+
+    @strawberry.field(description="Usage: generations by status and model, credits, storage.")
+    async def stats(self, info: strawberry.Info[Context]) -> Stats:
+        ctx = info.context
+        return Stats.from_usage(await usage_of(ctx.session, ctx.caller.user_id))
 
 
 async def list_projects(
