@@ -11,7 +11,8 @@ from uuid import UUID
 from aiodataloader import DataLoader
 
 from velro_graphql.entities import Generation, Output, Page
-from velro_graphql.services import projects, users
+from velro_graphql.services import eta, projects, users
+from velro_graphql.services.eta import Timing
 from velro_graphql.services.files import Storage
 from velro_graphql.services.generations import reads as generations
 from velro_graphql.services.pagination import PageArgs
@@ -34,6 +35,7 @@ class Loaders:
         self.outputs_by_generation = DataLoader(partial(_outputs, conn, user_id))
         self.generations_by_project = DataLoader(partial(_project_pages, conn, user_id))
         self.signed_url_by_path = DataLoader(partial(_signed_urls, storage))
+        self.timing_by_model = DataLoader(partial(_timings, conn))
 
     @staticmethod
     def prime(loader: DataLoader[Any, Any], items: Sequence[Any]) -> None:
@@ -55,6 +57,11 @@ async def _profiles(conn: Queryable, ids: list[UUID]) -> list[Any]:
 async def _outputs(conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[list[Output]]:
     found = await generations.get_outputs(conn, user_id, list(ids))
     return [found[id_] for id_ in ids]
+
+
+async def _timings(conn: Queryable, model_ids: list[str]) -> list[Timing | None]:
+    found = await eta.timings_of(conn, list(model_ids))
+    return [found.get(m) for m in model_ids]
 
 
 async def _project_pages(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, cast
 from uuid import UUID
 
@@ -14,6 +14,7 @@ from velro_graphql.api.types.enums import GenerationStatus
 from velro_graphql.api.types.model import Model
 from velro_graphql.api.types.output import Output
 from velro_graphql.api.types.relay import Node, to_global_id
+from velro_graphql.services.eta import estimate_completion
 from velro_graphql.services.read_model import round_fraction
 
 if TYPE_CHECKING:
@@ -101,6 +102,21 @@ class Generation(Node):
     async def outputs(self, info: strawberry.Info[Context]) -> list[Output]:
         found = await info.context.loaders.outputs_by_generation.load(self.entity.id)
         return [Output.from_entity(o) for o in found]
+
+    @strawberry.field(
+        description="When it should be done, re-estimated on every change (null once finished):"
+        " from the model's recently observed queue wait and run time across users (the"
+        " catalog's typical duration until there are some) and its own progress."
+    )
+    async def estimated_completion_at(self, info: strawberry.Info[Context]) -> datetime | None:
+        if self.entity.finished:
+            return None
+        timing = await info.context.loaders.timing_by_model.load(self.model_id)
+        model = info.context.services.runtime.models.get(self.model_id)
+        typical = model.typical_duration_seconds if model else 0
+        return estimate_completion(
+            self.entity, timing, typical_seconds=typical, now=datetime.now(UTC)
+        )
 
     @strawberry.field
     def model(self, info: strawberry.Info[Context]) -> Model | None:
