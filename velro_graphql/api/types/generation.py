@@ -24,38 +24,54 @@ if TYPE_CHECKING:
 _Project = Annotated["Project", strawberry.lazy("velro_graphql.api.types.project")]
 
 
-@strawberry.type
+@strawberry.type(description="A line of a generation's progress log.")
 class LogLine:
-    message: str
-    at: datetime | None
+    message: str = strawberry.field(description="One line the provider logged.")
+    at: datetime | None = strawberry.field(description="When it was logged, if the provider said.")
 
 
-@strawberry.type
+@strawberry.type(description="Why a FAILED generation failed.")
 class GenerationError:
-    code: str
-    message: str
+    code: str = strawberry.field(
+        description=(
+            "Why it failed: PROVIDER_REJECTED (the provider refused the request, e.g. its "
+            "parameters), PROVIDER_ERROR (it accepted, then failed), OUTPUT_UNAVAILABLE (no output "
+            "could be fetched), TIMEOUT (past the model's deadline); each is refunded."
+        )
+    )
+    message: str = strawberry.field(description="A human-readable explanation.")
 
 
-@strawberry.type
+@strawberry.type(description="One request to one model, and what it produced.")
 class Generation(Node):
-    id: strawberry.ID
-    status: GenerationStatus
-    model_id: str
-    prompt: str
-    negative_prompt: str | None
-    parameters: JSON
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    status: GenerationStatus = strawberry.field(description="Where it is in its lifecycle.")
+    model_id: str = strawberry.field(description="The catalog model it runs on.")
+    prompt: str = strawberry.field(description="What to generate.")
+    negative_prompt: str | None = strawberry.field(
+        description="What to avoid, for models that take it."
+    )
+    parameters: JSON = strawberry.field(description="The model parameters, defaults filled in.")
     cost: int = strawberry.field(description="Credits charged for this generation.")
     provider: str = strawberry.field(description="The provider that ran it: fal or simulator.")
     queue_position: int | None = strawberry.field(description="0 is next, while QUEUED.")
     progress: float | None = strawberry.field(description="From 0 to 1 when known, to 3 decimals.")
-    logs: list[LogLine]
-    error: GenerationError | None
-    favorite: bool
-    image_url: str | None
-    created_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    updated_at: datetime
+    logs: list[LogLine] = strawberry.field(description="The provider's progress log, oldest first.")
+    error: GenerationError | None = strawberry.field(
+        description="Why it failed; null unless FAILED."
+    )
+    favorite: bool = strawberry.field(description="Marked as a favourite (setGenerationFavorite).")
+    image_url: str | None = strawberry.field(
+        description="The reference image URL it was started with, if any."
+    )
+    created_at: datetime = strawberry.field(description="When it was started.")
+    started_at: datetime | None = strawberry.field(
+        description="When the provider began running it."
+    )
+    completed_at: datetime | None = strawberry.field(
+        description="When it reached a terminal status."
+    )
+    updated_at: datetime = strawberry.field(description="When it last changed.")
     entity: strawberry.Private[entities.Generation]
 
     @classmethod

@@ -27,16 +27,18 @@ if TYPE_CHECKING:
 _Generation = Annotated["Generation", strawberry.lazy("velro_graphql.api.types.generation")]
 
 
-@strawberry.type
+@strawberry.type(description="A user's folder of generations.")
 class Project(Node):
-    id: strawberry.ID
-    name: str
-    description: str
-    visibility: Visibility
-    tags: list[str]
-    generation_count: int
-    created_at: datetime
-    updated_at: datetime
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    name: str = strawberry.field(description="1 to 100 characters.")
+    description: str = strawberry.field(description="At most 500 characters.")
+    visibility: Visibility = strawberry.field(description="Who may see it.")
+    tags: list[str] = strawberry.field(description="At most 20, each 1 to 30 characters.")
+    generation_count: int = strawberry.field(description="Generations filed in it.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    updated_at: datetime = strawberry.field(
+        description="When it or its set of generations last changed."
+    )
     uuid: strawberry.Private[UUID]
 
     @classmethod

@@ -44,25 +44,41 @@ class Node:
     id: strawberry.ID
 
 
-@strawberry.type
+@strawberry.type(description="Where a page sits in its list.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description=(
+            "More items follow the last one of this page (forwards: known; backwards: true when "
+            "`before` was given)."
+        )
+    )
+    has_previous_page: bool = strawberry.field(
+        description=(
+            "More items precede the first one (backwards: known; forwards: true when `after` was "
+            "given)."
+        )
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the first item, for `before`."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the last item, for `after`."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="An item of a list with its cursor.")
 class Edge(Generic[T]):
-    cursor: str
-    node: T
+    cursor: str = strawberry.field(description="Opaque; valid for this list in this order only.")
+    node: T = strawberry.field(description="The item.")
 
 
-@strawberry.type
+@strawberry.type(description="One page of a list.")
 class Connection(Generic[T]):
-    total_count: int
-    page_info: PageInfo
-    edges: list[Edge[T]]
+    total_count: int = strawberry.field(
+        description="Items in the whole list (all pages), filters applied."
+    )
+    page_info: PageInfo = strawberry.field(description="Where this page sits.")
+    edges: list[Edge[T]] = strawberry.field(description="The page's items with their cursors.")
 
     @strawberry.field(description="The nodes of `edges`, for clients that need no cursors.")
     def nodes(self) -> list[T]:

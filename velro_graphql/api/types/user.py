@@ -20,15 +20,15 @@ if TYPE_CHECKING:
     from velro_graphql.api.context import Context
 
 
-@strawberry.type
+@strawberry.type(description="The signed-in user: profile, balance and usage.")
 class User(Node):
-    id: strawberry.ID
-    email: str | None
-    display_name: str | None
-    avatar_url: str | None
-    plan: str
-    credits_balance: int
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    email: str | None = strawberry.field(description="The sign-in email.")
+    display_name: str | None = strawberry.field(description="The name shown to others.")
+    avatar_url: str | None = strawberry.field(description="The avatar picture's URL.")
+    plan: str = strawberry.field(description="free, pro or team.")
+    credits_balance: int = strawberry.field(description="Credits left to spend.")
+    created_at: datetime = strawberry.field(description="When the account was made.")
 
     @classmethod
     def from_entity(cls, profile: entities.Profile) -> User:
