@@ -138,3 +138,26 @@ async def test_stats_agree_with_the_ledger_and_the_lists(client: Any) -> None:
         ("fal-ai/flux-pro", 2),
     ]
     assert stats["storedBytes"] == 0
+
+
+async def test_project_stats_count_only_its_generations_and_their_ledger_rows(
+    client: Any,
+) -> None:
+    alice = await client.user("alice@example.com")
+    async with client.services.pool.acquire() as conn:
+        project = to_global_id("Project", await make_project(conn, alice.user_id))
+    start = """mutation($input: StartGenerationInput!) { startGeneration(input: $input)
+      { generation { cost } userErrors { code } } }"""
+    filed = await _run(
+        client, alice, start, modelId="fal-ai/flux-pro", prompt="a", projectId=project
+    )
+    await _run(client, alice, start, modelId="fal-ai/aura-flow", prompt="b")
+    document = """query($id: ID!) { project(id: $id) { stats { generationCount creditsSpent
+      byModel { modelId count credits } } } }"""
+    result = await client.execute(document, {"id": project}, caller=alice)
+    cost = filed["generation"]["cost"]
+    assert result.data["project"]["stats"] == {
+        "generationCount": 1,
+        "creditsSpent": cost,
+        "byModel": [{"modelId": "fal-ai/flux-pro", "count": 1, "credits": cost}],
+    }
