@@ -28,6 +28,7 @@ DOCUMENTS = 300
 STATUSES = ("QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED")
 MODELS = ("fal-ai/flux-pro", "fal-ai/aura-flow")
 CONNECTION_PARTS = ("totalCount", "pageInfo", "edges", "nodes", "__typename")
+ENUM_FIELDS = ("status", "mediaType", "field", "direction")
 PAGE_INFO = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename")
 
 
@@ -178,11 +179,26 @@ class Documents:
         }
         given = [self.argument(name, value) for name, value in args.items() if value is not None]
         if ordering != next(iter(declared.orderings)) or self.rng.random() < 0.5:
-            direction = self.rng.choice(["", "direction: ASC", "direction: DESC"])
-            given.append(f"orderBy: {{ field: {ordering} {direction} }}")
+            order = {"field": ordering, "direction": self.rng.choice(["ASC", "DESC", None])}
+            given.append(self.input_argument("orderBy", f"{declared.node}Order", order))
         if declared.filters and self.rng.random() < 0.7:
-            given.append(f"filter: {{ {self.filter(declared)} }}")
+            given.append(
+                self.input_argument("filter", f"{declared.node}Filter", self.filter(declared))
+            )
         return f"({', '.join(given)})" if given else ""
+
+    def input_argument(self, name: str, type_name: str, value: dict[str, Any]) -> str:
+        """An input object, as a variable now and then, else inline (enums as names)."""
+        given = {k: v for k, v in value.items() if v is not None}
+        if self.rng.random() < 0.3:
+            variable = f"v{len(self.variables)}"
+            self.variables[variable] = given
+            self.definitions.append(f"${variable}: {type_name}")
+            return f"{name}: ${variable}"
+        fields = " ".join(
+            f"{k}: {v if k in ENUM_FIELDS else orjson.dumps(v).decode()}" for k, v in given.items()
+        )
+        return f"{name}: {{ {fields} }}"
 
     def argument(self, name: str, value: Any) -> str:
         if self.rng.random() < 0.3:  # as a variable
@@ -193,24 +209,24 @@ class Documents:
             return f"{name}: ${variable}"
         return f"{name}: {orjson.dumps(value).decode()}"
 
-    def filter(self, declared: ListField) -> str:
-        text = lambda *choices: orjson.dumps(self.rng.choice(choices)).decode()  # noqa: E731
-        moment = text("2026-03-04T06:00:00+00:00", "2026-03-04T05:06:07Z", "2026-03-04T07:30:00")
+    def filter(self, declared: ListField) -> dict[str, Any]:
+        text = self.rng.choice
+        moment = text(["2026-03-04T06:00:00+00:00", "2026-03-04T05:06:07Z", "2026-03-04T07:30:00"])
         values = {
             "status": self.rng.choice(STATUSES),
-            "modelId": text(*MODELS),
-            "projectId": text(*self.seeded.project_ids),
+            "modelId": text(MODELS),
+            "projectId": text(self.seeded.project_ids),
             "mediaType": self.rng.choice(["IMAGE", "VIDEO"]),
-            "favorite": self.rng.choice(["true", "false"]),
-            "search": text("prompt", "PROMPT 3", "ünï", "ÜNÏ prompt", "nothing", "3"),
+            "favorite": self.rng.choice([True, False]),
+            "search": text(["prompt", "PROMPT 3", "ünï", "ÜNÏ prompt", "nothing", "3"]),
             "createdAfter": moment,
             "createdBefore": moment,
-            "tag": text("t1", "ü", "none"),
+            "tag": text(["t1", "ü", "none"]),
         }
         if declared.node == "Project":
-            values["search"] = text("p1", "Q", "✨", "zz")
+            values["search"] = text(["p1", "Q", "✨", "zz"])
         names = self.rng.sample(list(declared.filters), self.rng.randint(1, len(declared.filters)))
-        return " ".join(f"{name}: {values[name]}" for name in names)
+        return {name: values[name] for name in names}
 
     def some(self, names: tuple[str, ...]) -> list[str]:
         return [self.key(n) for n in self.rng.sample(names, self.rng.randint(1, len(names)))]

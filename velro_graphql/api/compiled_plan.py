@@ -12,6 +12,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from graphql import (
@@ -84,7 +85,7 @@ def plan_for(
     if key in _PLANS:
         _PLANS.move_to_end(key)
         return _PLANS[key]
-    plan = _PLANS[key] = _plan(document, operation, dict(frozen))
+    plan = _PLANS[key] = _plan(document, operation, {n: _thaw(v) for n, v in frozen})
     if len(_PLANS) > _MAX_PLANS:
         _PLANS.popitem(last=False)
     return plan
@@ -97,11 +98,31 @@ _PLANS: OrderedDict[tuple[str, str | None, tuple[tuple[str, Any], ...]], Plan | 
 _MAX_PLANS = 512
 
 
+class _Input(tuple[tuple[str, Any], ...]):
+    """A frozen input object variable (its fields sorted), told apart from other tuples."""
+
+
 def _freeze(variables: dict[str, Any]) -> tuple[tuple[str, Any], ...] | None:
-    items = sorted(variables.items())
-    if not all(isinstance(v, str | int | bool | None) for _, v in items):
+    """Variables as a hashable key: enums as their values, input objects as `_Input`s; None
+    for anything else (lists, say), which runs per field."""
+    try:
+        return tuple(sorted((name, _frozen(value)) for name, value in variables.items()))
+    except TypeError:
         return None
-    return tuple(items)
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return _Input(sorted((name, _frozen(v)) for name, v in value.items()))
+    if value is None or isinstance(value, str | int | datetime):
+        return value
+    raise TypeError(type(value).__name__)
+
+
+def _thaw(value: Any) -> Any:
+    return {name: _thaw(v) for name, v in value} if isinstance(value, _Input) else value
 
 
 def _plan(
@@ -259,6 +280,8 @@ class _Planner:
 
 def _filter_value(f: ListFilter, name: str, value: Any) -> Any:
     """A filter's value as per-field execution would pass it to the same SQL."""
+    if isinstance(value, datetime) and f.cast == "timestamptz":  # a coerced variable
+        return value
     if f.cast == "boolean":
         if not isinstance(value, bool):
             raise Unsupported("argument")
