@@ -35,7 +35,7 @@ from velro_graphql.services.generations import reads
 Info = strawberry.Info[Context]
 
 
-@strawberry.type
+@strawberry.type(description="Reads; every list is the caller's own.")
 class Query:
     @strawberry.field(description="The signed-in user.")
     async def me(self, info: Info) -> User:
@@ -62,11 +62,11 @@ class Query:
         args = page_args(first, after, last, before, order_by)
         return await list_projects(info.context, args, filter)
 
-    @strawberry.field
+    @strawberry.field(description="One of the caller's projects; NOT_FOUND otherwise.")
     async def project(self, info: Info, id: strawberry.ID) -> Project | None:
         return await _project(info.context, expect_global_id(id, "Project"))
 
-    @strawberry.field
+    @strawberry.field(description="One of the caller's generations; NOT_FOUND otherwise.")
     async def generation(self, info: Info, id: strawberry.ID) -> Generation | None:
         return await _generation(info.context, expect_global_id(id, "Generation"))
 

@@ -29,12 +29,14 @@ Info = strawberry.Info[Context]
 RESYNC_LIMIT = 500
 
 
-@strawberry.type
+@strawberry.type(description="A balance after a change.")
 class CreditsChange:
-    balance: int
+    balance: int = strawberry.field(description="The balance now.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live updates over WebSocket: current state first, then each committed change."
+)
 class Subscription:
     @strawberry.subscription(description="One generation: its current state, then each change.")
     def generation_updated(self, id: strawberry.ID) -> AsyncIterable[Generation]:

@@ -101,7 +101,7 @@ class Generation(Node):
             entity=g,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The project it is filed in, if any.")
     async def project(self, info: strawberry.Info[Context]) -> _Project | None:
         from velro_graphql.api.types.project import Project
 
@@ -134,7 +134,7 @@ class Generation(Node):
             self.entity, timing, typical_seconds=typical, now=datetime.now(UTC)
         )
 
-    @strawberry.field
+    @strawberry.field(description="Its catalog model (null if it has left the catalog).")
     def model(self, info: strawberry.Info[Context]) -> Model | None:
         model = info.context.services.runtime.models.get(self.model_id)
         return (

@@ -38,23 +38,38 @@ class ProjectOrderField(Enum):
 
 @strawberry.input(description="A generation list's order; by default newest first.")
 class GenerationOrder:
-    field: GenerationOrderField = GenerationOrderField.CREATED_AT
-    direction: OrderDirection = OrderDirection.DESC
+    field: GenerationOrderField = strawberry.field(
+        default=GenerationOrderField.CREATED_AT, description="What to sort by."
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.DESC, description="DESC: highest or latest first."
+    )
 
 
 @strawberry.input(description="A project list's order; by default newest first.")
 class ProjectOrder:
-    field: ProjectOrderField = ProjectOrderField.CREATED_AT
-    direction: OrderDirection = OrderDirection.DESC
+    field: ProjectOrderField = strawberry.field(
+        default=ProjectOrderField.CREATED_AT, description="What to sort by."
+    )
+    direction: OrderDirection = strawberry.field(
+        default=OrderDirection.DESC,
+        description="DESC: highest, latest or last in the alphabet first.",
+    )
 
 
 @strawberry.input(description="Generations matching all the given fields (null: any).")
 class GenerationFilter:
-    status: GenerationStatus | None = None
-    project_id: strawberry.ID | None = None
-    model_id: str | None = None
-    media_type: MediaType | None = None
-    favorite: bool | None = None
+    status: GenerationStatus | None = strawberry.field(default=None, description="In this status.")
+    project_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Filed in this project (a global id)."
+    )
+    model_id: str | None = strawberry.field(default=None, description="Of this catalog model.")
+    media_type: MediaType | None = strawberry.field(
+        default=None, description="Of models that make this."
+    )
+    favorite: bool | None = strawberry.field(
+        default=None, description="Marked (true) or not marked (false) as a favourite."
+    )
     search: str | None = strawberry.field(
         default=None, description="Words that must all be in the prompt, in any case."
     )
@@ -76,7 +91,7 @@ class ProjectFilter:
 
 @strawberry.input(description="Ledger rows matching all the given fields (null: any).")
 class CreditTransactionFilter:
-    kind: CreditTransactionKind | None = None
+    kind: CreditTransactionKind | None = strawberry.field(default=None, description="Of this kind.")
 
 
 def page_args(

@@ -41,7 +41,7 @@ def expect_global_id(global_id: str, type_name: str, *, field: str = "id") -> UU
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id)`.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id: pass it to `node(id:)`.")
 
 
 @strawberry.type(description="Where a page sits in its list.")
