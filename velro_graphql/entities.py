@@ -133,6 +133,7 @@ class Page(Generic[T]):
     cursors: list[str]
     total_count: int
     has_next_page: bool
+    has_previous_page: bool = False
 
 
 @dataclass(frozen=True, slots=True)

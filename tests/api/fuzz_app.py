@@ -13,8 +13,9 @@ from typing import Any
 from tests.factories import make_generation, make_project, make_token
 from velro_graphql.api.auth import local_user_id
 from velro_graphql.api.types.relay import to_global_id
+from velro_graphql.db.read_model import NEWEST_FIRST
 from velro_graphql.services.catalog import load_catalog
-from velro_graphql.services.pagination import encode_int_key, encode_time_key
+from velro_graphql.services.pagination import encode_int_key, encode_key
 
 CATALOG = load_catalog()
 
@@ -53,9 +54,11 @@ def cursor(text: str | bytes) -> str:
 
 ZERO = uuid.UUID(int=0)
 CURSORS = [
-    encode_time_key(datetime.now(UTC), OWN["project"]),
-    encode_time_key(datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))), ZERO),
-    encode_time_key(datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-14))), ZERO),
+    encode_key(NEWEST_FIRST, (datetime.now(UTC), OWN["project"])),
+    encode_key(NEWEST_FIRST, (datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))), ZERO)),
+    encode_key(
+        NEWEST_FIRST, (datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-14))), ZERO)
+    ),
     cursor(f"t:2020-01-01T00:00:00|{ZERO}"),
     cursor("t:not-a-date|not-a-uuid"),
     cursor("t:"),

@@ -21,13 +21,14 @@ from velro_graphql.api.compiled_plan import Fallback, plan_for
 from velro_graphql.api.context import Context
 from velro_graphql.api.schema import build_schema
 from velro_graphql.api.types.relay import to_global_id
-from velro_graphql.services.pagination import encode_time_key
+from velro_graphql.services.pagination import encode_key
 from velro_graphql.services.read_model import LINKS, LISTS, TABLES, ListField, fetch_json
 
 DOCUMENTS = 300
 STATUSES = ("QUEUED", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED")
 MODELS = ("fal-ai/flux-pro", "fal-ai/aura-flow")
 CONNECTION_PARTS = ("totalCount", "pageInfo", "edges", "nodes", "__typename")
+ENUM_FIELDS = ("status", "mediaType", "field", "direction")
 PAGE_INFO = ("hasNextPage", "hasPreviousPage", "startCursor", "endCursor", "__typename")
 
 
@@ -37,7 +38,7 @@ class Seeded:
     def __init__(self, caller: Any) -> None:
         self.caller = caller
         self.project_ids: list[str] = []  # global ids, the caller's and another user's
-        self.cursors: dict[str, list[str]] = {"Project": [], "Generation": []}
+        self.cursors: dict[tuple[str, str], list[str]] = {}  # (type, cursor tag) -> cursors
 
 
 async def _fill(conn: Any, rng: random.Random, user_id: uuid.UUID, seeded: Seeded) -> None:
@@ -106,9 +107,14 @@ async def seeded(client: Any) -> Seeded:
             " LIMIT 1) WHERE id = (SELECT id FROM generations WHERE user_id = $1 LIMIT 1)",
             caller.user_id, other.user_id,
         )  # fmt: skip
-        for type_name, table in (("Project", "projects"), ("Generation", "generations")):
-            rows = await conn.fetch(f"SELECT created_at, id FROM {table}")
-            seeded.cursors[type_name] = [encode_time_key(r[0], r[1]) for r in rows]
+        for declared in LISTS.values():
+            rows = await conn.fetch(f"SELECT * FROM {TABLES[declared.node].name}")
+            for keyset in declared.orderings.values():
+                seeded.cursors[declared.node, keyset.tag] = [
+                    encode_key(keyset, [r[c] for c in keyset.columns])
+                    for r in rows
+                    if r[keyset.columns[0]] is not None
+                ]
     return seeded
 
 
@@ -164,31 +170,63 @@ class Documents:
         return ""  # totalCount, __typename
 
     def arguments(self, declared: ListField) -> str:
+        ordering = self.rng.choice(list(declared.orderings))
+        cursors = self.seeded.cursors[declared.node, declared.orderings[ordering].tag]
+        size, cursor = ("last", "before") if self.rng.random() < 0.4 else ("first", "after")
         args = {
-            "first": self.rng.choice([None, 0, 1, 2, 3, 5, 100]),
-            "after": self.rng.choice([None, *self.seeded.cursors[declared.node][:40]]),
+            size: self.rng.choice([None, 0, 1, 2, 3, 5, 100]),
+            cursor: self.rng.choice([None, *cursors[:40]]),
         }
         given = [self.argument(name, value) for name, value in args.items() if value is not None]
+        if ordering != next(iter(declared.orderings)) or self.rng.random() < 0.5:
+            order = {"field": ordering, "direction": self.rng.choice(["ASC", "DESC", None])}
+            given.append(self.input_argument("orderBy", f"{declared.node}Order", order))
         if declared.filters and self.rng.random() < 0.7:
-            given.append(f"filter: {{ {self.filter(declared)} }}")
+            given.append(
+                self.input_argument("filter", f"{declared.node}Filter", self.filter(declared))
+            )
         return f"({', '.join(given)})" if given else ""
+
+    def input_argument(self, name: str, type_name: str, value: dict[str, Any]) -> str:
+        """An input object, as a variable now and then, else inline (enums as names)."""
+        given = {k: v for k, v in value.items() if v is not None}
+        if self.rng.random() < 0.3:
+            variable = f"v{len(self.variables)}"
+            self.variables[variable] = given
+            self.definitions.append(f"${variable}: {type_name}")
+            return f"{name}: ${variable}"
+        fields = " ".join(
+            f"{k}: {v if k in ENUM_FIELDS else orjson.dumps(v).decode()}" for k, v in given.items()
+        )
+        return f"{name}: {{ {fields} }}"
 
     def argument(self, name: str, value: Any) -> str:
         if self.rng.random() < 0.3:  # as a variable
             variable = f"v{len(self.variables)}"
             self.variables[variable] = value
-            self.definitions.append(f"${variable}: {'Int' if name == 'first' else 'String'}")
+            kind = "Int" if name in ("first", "last") else "String"
+            self.definitions.append(f"${variable}: {kind}")
             return f"{name}: ${variable}"
         return f"{name}: {orjson.dumps(value).decode()}"
 
-    def filter(self, declared: ListField) -> str:
+    def filter(self, declared: ListField) -> dict[str, Any]:
+        text = self.rng.choice
+        moment = text(["2026-03-04T06:00:00+00:00", "2026-03-04T05:06:07Z", "2026-03-04T07:30:00"])
         values = {
             "status": self.rng.choice(STATUSES),
-            "modelId": orjson.dumps(self.rng.choice(MODELS)).decode(),
-            "projectId": orjson.dumps(self.rng.choice(self.seeded.project_ids)).decode(),
+            "modelId": text(MODELS),
+            "projectId": text(self.seeded.project_ids),
+            "mediaType": self.rng.choice(["IMAGE", "VIDEO"]),
+            "favorite": self.rng.choice([True, False]),
+            "search": text(["prompt", "PROMPT 3", "ünï", "ÜNÏ prompt", "nothing", "3"]),
+            "createdAfter": moment,
+            "createdBefore": moment,
+            "tag": text(["t1", "ü", "none"]),
         }
+        if declared.node == "Project":
+            values["search"] = text(["p1", "Q", "✨", "zz"])
         names = self.rng.sample(list(declared.filters), self.rng.randint(1, len(declared.filters)))
-        return " ".join(f"{name}: {values[name]}" for name in names)
+        return {name: values[name] for name in names}
 
     def some(self, names: tuple[str, ...]) -> list[str]:
         return [self.key(n) for n in self.rng.sample(names, self.rng.randint(1, len(names)))]

@@ -20,7 +20,14 @@ def test_contract_names_are_present(schema: Any) -> None:
     for name in (
         "me: User!",
         "models: [Model!]!",
-        "projects(first: Int = null, after: String = null): ProjectConnection!",
+        "projects(first: Int = null, after: String = null, last: Int = null, before: String ="
+        " null, filter: ProjectFilter = null, orderBy: ProjectOrder = null): ProjectConnection!",
+        "generations(first: Int = null, after: String = null, last: Int = null, before: String"
+        " = null, filter: GenerationFilter = null, orderBy: GenerationOrder = null):"
+        " GenerationConnection!",
+        "setGenerationFavorite(input: SetGenerationFavoriteInput!):",
+        "moveGeneration(input: MoveGenerationInput!): MoveGenerationPayload!",
+        "estimatedCompletionAt: DateTime",
         "project(id: ID!): Project",
         "generation(id: ID!): Generation",
         "node(id: ID!): Node",

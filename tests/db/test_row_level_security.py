@@ -67,3 +67,20 @@ async def test_a_caller_cannot_create_a_project_for_someone_else(client: Any) ->
             await conn.execute(
                 "INSERT INTO projects (user_id, name) VALUES ($1, 'sneaky')", bob.user_id
             )
+
+
+async def test_the_prompt_search_function_keeps_the_owner_wall(client: Any) -> None:
+    alice = await client.user("alice@example.com")
+    bob = await client.user("bob@example.com")
+    pool = client.services.pool
+    async with pool.acquire() as conn:
+        bobs = await make_generation(conn, bob.user_id, prompt="secret harbour")
+        # The service's own connection sets no caller: the owner it passes applies.
+        found = await conn.fetch("SELECT velro.prompt_matches($1, 'harbour')", bob.user_id)
+        assert [r[0] for r in found] == [bobs]
+    session = CallerSession(pool, alice.claims)
+    try:
+        sql = "SELECT velro.prompt_matches($1, 'harbour')"
+        assert await session.fetch(sql, bob.user_id) == []  # not the caller: nothing
+    finally:
+        await session.close()

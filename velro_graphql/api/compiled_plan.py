@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from graphql import (
@@ -31,7 +33,7 @@ from graphql.pyutils import Undefined
 
 from velro_graphql.api.types.relay import expect_global_id
 from velro_graphql.errors import VelroError
-from velro_graphql.services.pagination import check_first, decode_time_key
+from velro_graphql.services.pagination import PageArgs, page_query
 from velro_graphql.services.read_model import (
     LINKS,
     LISTS,
@@ -39,6 +41,7 @@ from velro_graphql.services.read_model import (
     Connection,
     Field,
     ListField,
+    ListFilter,
     Object,
     Part,
 )
@@ -82,7 +85,7 @@ def plan_for(
     if key in _PLANS:
         _PLANS.move_to_end(key)
         return _PLANS[key]
-    plan = _PLANS[key] = _plan(document, operation, dict(frozen))
+    plan = _PLANS[key] = _plan(document, operation, {n: _thaw(v) for n, v in frozen})
     if len(_PLANS) > _MAX_PLANS:
         _PLANS.popitem(last=False)
     return plan
@@ -95,11 +98,31 @@ _PLANS: OrderedDict[tuple[str, str | None, tuple[tuple[str, Any], ...]], Plan | 
 _MAX_PLANS = 512
 
 
+class _Input(tuple[tuple[str, Any], ...]):
+    """A frozen input object variable (its fields sorted), told apart from other tuples."""
+
+
 def _freeze(variables: dict[str, Any]) -> tuple[tuple[str, Any], ...] | None:
-    items = sorted(variables.items())
-    if not all(isinstance(v, str | int | bool | None) for _, v in items):
+    """Variables as a hashable key: enums as their values, input objects as `_Input`s; None
+    for anything else (lists, say), which runs per field."""
+    try:
+        return tuple(sorted((name, _frozen(value)) for name, value in variables.items()))
+    except TypeError:
         return None
-    return tuple(items)
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return _Input(sorted((name, _frozen(v)) for name, v in value.items()))
+    if value is None or isinstance(value, str | int | datetime):
+        return value
+    raise TypeError(type(value).__name__)
+
+
+def _thaw(value: Any) -> Any:
+    return {name: _thaw(v) for name, v in value} if isinstance(value, _Input) else value
 
 
 def _plan(
@@ -179,17 +202,24 @@ class _Planner:
     def connection(self, node: FieldNode, declared: ListField) -> Connection:
         args = self.arguments(node)
         filters = self.filters(args.pop("filter", None), declared)
-        if set(args) - {"first", "after"}:
+        order = args.pop("orderBy", None) or {}
+        if set(args) - {"first", "after", "last", "before"} or not isinstance(order, dict):
             raise Unsupported("argument")
+        page = PageArgs(
+            **args,
+            order_by=order.get("field", "CREATED_AT"),
+            descending=order.get("direction", "DESC") == "DESC",
+        )
+        query = page_query(page, declared.orderings, None)
         return Connection(
             table=TABLES[declared.node],
-            keyset=declared.keyset,
+            order=query.order,
             parts=tuple(
                 self.part(n, declared.node)
                 for n in self.selections(node.selection_set, f"{declared.node}Connection")
             ),
-            first=check_first(args.get("first")),
-            after=decode_time_key(args.get("after")),
+            first=query.limit - 1,
+            cursor=query.cursor,
             filters=filters,
             parent_column=declared.parent_column,
         )
@@ -210,13 +240,9 @@ class _Planner:
             raise Unsupported("argument")
         found = []
         for name, value in given.items():
-            f = declared.filters[name]
-            if value is not None and not isinstance(value, str):
-                raise Unsupported("argument")
-            if value is not None and f.global_id_of is not None:
-                value = expect_global_id(value, f.global_id_of, field=f"filter.{name}")
             if value is not None:
-                found.append((f, value))
+                f = declared.filters[name]
+                found.append((f, _filter_value(f, name, value)))
         return tuple(found)
 
     def part(self, node: FieldNode, type_name: str) -> Part:
@@ -250,6 +276,26 @@ class _Planner:
         if name == "node":
             return (_key(node), "node", self.fields(node.selection_set, type_name))
         raise Unsupported("field")
+
+
+def _filter_value(f: ListFilter, name: str, value: Any) -> Any:
+    """A filter's value as per-field execution would pass it to the same SQL."""
+    if isinstance(value, datetime) and f.cast == "timestamptz":  # a coerced variable
+        return value
+    if f.cast == "boolean":
+        if not isinstance(value, bool):
+            raise Unsupported("argument")
+        return value
+    if not isinstance(value, str):
+        raise Unsupported("argument")
+    if f.global_id_of is not None:
+        return expect_global_id(value, f.global_id_of, field=f"filter.{name}")
+    if f.cast == "timestamptz":
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise Unsupported("argument") from None
+    return value
 
 
 _MAX_KEYS = 50  # json_build_object takes at most 100 arguments

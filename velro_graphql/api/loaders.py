@@ -11,13 +11,15 @@ from uuid import UUID
 from aiodataloader import DataLoader
 
 from velro_graphql.entities import Generation, Output, Page
-from velro_graphql.services import projects, users
+from velro_graphql.services import eta, projects, users
+from velro_graphql.services.eta import Timing
 from velro_graphql.services.files import Storage
 from velro_graphql.services.generations import reads as generations
+from velro_graphql.services.pagination import PageArgs
 from velro_graphql.services.sessions import Queryable
 
-# (project id, first, after) -> that project's page of generations
-ProjectPageKey = tuple[UUID, int | None, str | None]
+# (project id, page arguments, filter) -> that project's page of generations
+ProjectPageKey = tuple[UUID, PageArgs, generations.Filter]
 Fetch = Callable[[Queryable, UUID, list[UUID]], Awaitable[Sequence[Any]]]
 
 
@@ -33,6 +35,7 @@ class Loaders:
         self.outputs_by_generation = DataLoader(partial(_outputs, conn, user_id))
         self.generations_by_project = DataLoader(partial(_project_pages, conn, user_id))
         self.signed_url_by_path = DataLoader(partial(_signed_urls, storage))
+        self.timing_by_model = DataLoader(partial(_timings, conn))
 
     @staticmethod
     def prime(loader: DataLoader[Any, Any], items: Sequence[Any]) -> None:
@@ -56,19 +59,22 @@ async def _outputs(conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[list
     return [found[id_] for id_ in ids]
 
 
+async def _timings(conn: Queryable, model_ids: list[str]) -> list[Timing | None]:
+    found = await eta.timings_of(conn, list(model_ids))
+    return [found.get(m) for m in model_ids]
+
+
 async def _project_pages(
     conn: Queryable, user_id: UUID, keys: list[ProjectPageKey]
 ) -> list[Page[Generation]]:
-    # Siblings usually ask with the same arguments: one statement per distinct (first, after).
-    groups: dict[tuple[int | None, str | None], list[UUID]] = defaultdict(list)
-    for project_id, first, after in keys:
-        groups[(first, after)].append(project_id)
+    # Siblings usually ask with the same arguments: one statement per distinct (args, filter).
+    groups: dict[tuple[PageArgs, generations.Filter], list[UUID]] = defaultdict(list)
+    for project_id, args, filter_ in keys:
+        groups[(args, filter_)].append(project_id)
     pages: dict[ProjectPageKey, Page[Generation]] = {}
-    for (first, after), project_ids in groups.items():
-        found = await generations.list_by_projects(
-            conn, user_id, project_ids, first=first, after=after
-        )
-        pages.update({(p, first, after): page for p, page in found.items()})
+    for (args, filter_), project_ids in groups.items():
+        found = await generations.list_by_projects(conn, user_id, project_ids, args, filter_)
+        pages.update({(p, args, filter_): page for p, page in found.items()})
     return [pages[key] for key in keys]
 
 

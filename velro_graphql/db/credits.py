@@ -48,10 +48,13 @@ async def balance(conn: Queryable, user_id: UUID) -> int | None:
 
 _PAGE = f"""
 SELECT t.total, {_C_COLUMNS}
-FROM (SELECT count(*) AS total FROM credit_transactions WHERE user_id = $1) AS t
+FROM (
+    SELECT count(*) AS total FROM credit_transactions
+    WHERE user_id = $1 AND ($4::text IS NULL OR kind = $4)
+) AS t
 LEFT JOIN LATERAL (
     SELECT * FROM credit_transactions
-    WHERE user_id = $1 AND ($2::bigint IS NULL OR id < $2)
+    WHERE user_id = $1 AND ($4::text IS NULL OR kind = $4) AND ($2::bigint IS NULL OR id < $2)
     ORDER BY id DESC
     LIMIT $3
 ) AS c ON true
@@ -59,10 +62,11 @@ LEFT JOIN LATERAL (
 
 
 async def page_for_user(
-    conn: Queryable, user_id: UUID, *, limit: int, after: int | None
+    conn: Queryable, user_id: UUID, *, limit: int, after: int | None, kind: str | None
 ) -> tuple[list[CreditTransaction], int]:
-    """Return up to `limit` of the user's ledger rows, newest first, and the total."""
-    rows = await conn.fetch(_PAGE, user_id, after, limit)
+    """Return up to `limit` of the user's ledger rows (of one kind, if given), newest first,
+    and the total."""
+    rows = await conn.fetch(_PAGE, user_id, after, limit, kind)
     return [to_entity(CreditTransaction, r, 1) for r in rows if r["id"] is not None], rows[0][
         "total"
     ]

@@ -160,3 +160,31 @@ async def delete(conn: Queryable, user_id: UUID, id_: UUID) -> bool:
         "DELETE FROM generations WHERE id = $1 AND user_id = $2", id_, user_id
     )
     return status == "DELETE 1"
+
+
+async def set_favorite(
+    conn: Queryable, user_id: UUID, id_: UUID, favorite: bool
+) -> Generation | None:
+    """Mark or unmark the user's generation; None when it is not theirs."""
+    row = await conn.fetchrow(
+        f"UPDATE generations SET favorite = $3 WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}",
+        id_,
+        user_id,
+        favorite,
+    )
+    return to_entity(Generation, row) if row else None
+
+
+async def set_project(
+    conn: Queryable, user_id: UUID, id_: UUID, project_id: UUID | None
+) -> Generation | None:
+    """File the user's generation in a project (None: in none); None when it is not theirs.
+    The caller has checked that the project is theirs; triggers keep the counts."""
+    row = await conn.fetchrow(
+        "UPDATE generations SET project_id = $3 WHERE id = $1 AND user_id = $2"
+        f" RETURNING {COLUMNS}",
+        id_,
+        user_id,
+        project_id,
+    )
+    return to_entity(Generation, row) if row else None

@@ -15,12 +15,16 @@ from uuid import UUID
 
 from velro_graphql.db.read_model import (
     FORMAT_SQL,
+    PLAN_PER_VALUE,
     Format,
     Keyset,
     ListFilter,
+    Order,
     Table,
     after_keyset,
     cursor_sql,
+    filter_sql,
+    in_ordering,
     order_by,
 )
 from velro_graphql.db.session import Queryable
@@ -51,10 +55,10 @@ class Object:
 @dataclass(frozen=True)
 class Connection:
     table: Table
-    keyset: Keyset
+    order: Order
     parts: tuple[Part, ...]
-    first: int
-    after: tuple[Any, ...] | None = None
+    first: int  # the page size, asked as `first` or `last`
+    cursor: tuple[Any, ...] | None = None  # `after`, or `before` when the order walks backwards
     filters: tuple[tuple[ListFilter, Any], ...] = ()
     parent_column: str | None = None  # e.g. project_id, matched to the outer row's id
 
@@ -63,6 +67,7 @@ class Connection:
 class _Builder:
     params: list[Any] = field(default_factory=list)
     aliases: int = 0
+    plan_per_value: bool = False
 
     def param(self, value: Any) -> str:
         self.params.append(value)
@@ -86,6 +91,8 @@ async def fetch_json_text(conn: Queryable, user_id: UUID, root: tuple[Field, ...
         f"SELECT CASE WHEN {present} THEN json_build_object({pairs})::text END"
         f" FROM (SELECT {columns} OFFSET 0) AS data"
     )
+    if builder.plan_per_value:
+        await conn.execute(PLAN_PER_VALUE)
     text: str | None = await conn.fetchval(sql, user_id, *builder.params)
     return text
 
@@ -120,14 +127,16 @@ def _nested_object(b: _Builder, obj: Object, outer: str | None) -> str:
 def _connection(b: _Builder, c: Connection, outer: str | None) -> str:
     alias, page = b.alias(), b.alias()
     match = _match(b, c, alias, outer)
-    keyset = ""
-    if c.after is not None:
-        keyset = " AND " + after_keyset(c.keyset, [b.param(v) for v in c.after], alias)
+    keyset, descending = c.order.keyset, c.order.scan_descending
+    after = ""
+    if c.cursor is not None:
+        params = [b.param(v) for v in c.cursor]
+        after = " AND " + after_keyset(keyset, params, descending, alias)
     first = f"{b.param(c.first)}::int"
-    order = order_by(c.keyset, alias)
+    order = order_by(keyset, descending, alias)
     rows = (
         f"SELECT {alias}.*, row_number() OVER (ORDER BY {order}) AS rn"
-        f" FROM {c.table.name} {alias} WHERE {match}{keyset} ORDER BY {order} LIMIT {first} + 1"
+        f" FROM {c.table.name} {alias} WHERE {match}{after} ORDER BY {order} LIMIT {first} + 1"
     )
     total = f"(SELECT count(*) FROM {c.table.name} {alias} WHERE {match})"
     parts = ", ".join(
@@ -138,11 +147,12 @@ def _connection(b: _Builder, c: Connection, outer: str | None) -> str:
 
 
 def _match(b: _Builder, c: Connection, alias: str, outer: str | None) -> str:
-    conditions = [f"{alias}.{c.table.owner} = $1"]
+    conditions = [f"{alias}.{c.table.owner} = $1{in_ordering(c.order.keyset, alias)}"]
     if c.parent_column is not None:
         conditions.append(f"{alias}.{c.parent_column} = {outer}.id")
     for f, value in c.filters:
-        conditions.append(f"{alias}.{f.column} = {b.param(value)}::{f.cast}")
+        b.plan_per_value |= f.plan_per_value
+        conditions.append(filter_sql(f, f"{alias}.{f.column}", b.param(value)))
     return " AND ".join(conditions)
 
 
@@ -150,8 +160,9 @@ def _part(
     b: _Builder, c: Connection, page: str, what: str, sub: Any, total: str, first: str
 ) -> str:
     in_page = f"{page}.rn <= {first}"
-    order = f"ORDER BY {page}.rn"
-    cursor = cursor_sql(c.keyset, [f"{page}.{column}" for column in c.keyset.columns])
+    order = f"ORDER BY {page}.rn{' DESC' if c.order.backward else ''}"
+    keyset = c.order.keyset
+    cursor = cursor_sql(keyset, [f"{page}.{column}" for column in keyset.columns])
     if what == "totalCount":
         return total
     if what == "typename":
@@ -170,11 +181,14 @@ def _part(
 
 
 def _page_info(c: Connection, sub: tuple[Part, ...], page: str, in_page: str, first: str) -> str:
+    more, given = f"count(*) > {first}", "true" if c.cursor is not None else "false"
+    # Rows are numbered in the scan's order: backwards, the page's first row is the last one.
+    start, end = ("DESC", "ASC") if c.order.backward else ("ASC", "DESC")
     exprs = {
-        "hasNextPage": f"count(*) > {first}",
-        "hasPreviousPage": "true" if c.after is not None else "false",
-        "startCursor": _edge_cursor(c.keyset, page, in_page, "ASC"),
-        "endCursor": _edge_cursor(c.keyset, page, in_page, "DESC"),
+        "hasNextPage": given if c.order.backward else more,
+        "hasPreviousPage": more if c.order.backward else given,
+        "startCursor": _edge_cursor(c.order.keyset, page, in_page, start),
+        "endCursor": _edge_cursor(c.order.keyset, page, in_page, end),
     }
     pairs = ", ".join(
         f"'{_key(k)}', " + (f"'{_key(s)}'" if w == "typename" else exprs[w]) for k, w, s in sub

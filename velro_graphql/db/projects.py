@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
-from velro_graphql.db.read_model import LISTS, TABLES, optional_after_keyset, order_by
+from velro_graphql.db.pages import PageQuery, fetch_pages
 from velro_graphql.db.rows import columns, to_entity
 from velro_graphql.db.session import Queryable
 from velro_graphql.entities import Project
 
 _COLUMNS = columns(Project)
-_P_COLUMNS = columns(Project, "p")
 
 
 async def by_ids(conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[Project]:
@@ -23,41 +23,39 @@ async def by_ids(conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[Projec
     return [to_entity(Project, r) for r in rows]
 
 
-_TABLE = TABLES["Project"]
-_KEYSET = LISTS[("Query", "projects")].keyset
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """The values of the declared project filters (None: not filtering)."""
 
-_PAGE = f"""
-SELECT t.total, {_P_COLUMNS}
-FROM (SELECT count(*) AS total FROM {_TABLE.name} WHERE {_TABLE.owner} = $1) AS t
-LEFT JOIN LATERAL (
-    SELECT * FROM {_TABLE.name}
-    WHERE {_TABLE.owner} = $1 AND {optional_after_keyset(_KEYSET, 2)}
-    ORDER BY {order_by(_KEYSET)}
-    LIMIT $4
-) AS p ON true
-"""
+    search: str | None = None
+    tag: str | None = None
 
 
 async def page_for_user(
-    conn: Queryable, user_id: UUID, *, limit: int, after: tuple[object, UUID] | None
+    conn: Queryable, user_id: UUID, query: PageQuery
 ) -> tuple[list[Project], int]:
-    """Return up to `limit` of the user's projects, newest first, after a keyset, and the total."""
-    created_at, id_ = after if after else (None, None)
-    rows = await conn.fetch(_PAGE, user_id, created_at, id_, limit)
-    total = rows[0]["total"]
-    return [to_entity(Project, r, 1) for r in rows if r["id"] is not None], total
+    """Return one page of the user's matching projects in the query's order, and the total."""
+    pages = await fetch_pages(conn, Project, ("Query", "projects"), user_id, None, query)
+    return pages[None]
 
 
 async def insert(
-    conn: Queryable, *, user_id: UUID, name: str, description: str, visibility: str
+    conn: Queryable,
+    *,
+    user_id: UUID,
+    name: str,
+    description: str,
+    visibility: str,
+    tags: list[str],
 ) -> Project:
     row = await conn.fetchrow(
-        "INSERT INTO projects (user_id, name, description, visibility) VALUES ($1, $2, $3, $4) "
-        f"RETURNING {_COLUMNS}",
+        "INSERT INTO projects (user_id, name, description, visibility, tags)"
+        f" VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}",
         user_id,
         name,
         description,
         visibility,
+        tags,
     )
     return to_entity(Project, row)
 
@@ -70,17 +68,19 @@ async def update(
     name: str | None,
     description: str | None,
     visibility: str | None,
+    tags: list[str] | None,
 ) -> Project | None:
     """Change the given fields of the user's project; None when it is not theirs."""
     row = await conn.fetchrow(
         "UPDATE projects SET name = coalesce($3, name), "
-        "description = coalesce($4, description), visibility = coalesce($5, visibility) "
-        f"WHERE user_id = $1 AND id = $2 RETURNING {_COLUMNS}",
+        "description = coalesce($4, description), visibility = coalesce($5, visibility), "
+        f"tags = coalesce($6, tags) WHERE user_id = $1 AND id = $2 RETURNING {_COLUMNS}",
         user_id,
         id_,
         name,
         description,
         visibility,
+        tags,
     )
     return to_entity(Project, row) if row else None
 

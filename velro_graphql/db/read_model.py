@@ -37,21 +37,42 @@ class Table:
 
 @dataclass(frozen=True, slots=True)
 class Keyset:
-    """An ordering: rows descending by `columns` (the last one unique). A cursor carries the
-    last row's values after `tag`."""
+    """An ordering: rows by `columns` (the last one unique), descending or ascending. A cursor
+    carries a row's values after `tag`, so a cursor of one ordering is refused by another.
+    With `skips_nulls`, rows whose first column is NULL are not in the ordering's list."""
 
     columns: tuple[str, ...]
     casts: tuple[str, ...]
     tag: str
+    skips_nulls: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """How a page reads a list: the keyset, its direction, and whether the page walks
+    backwards from its cursor (`last`/`before`), which scans the other way."""
+
+    keyset: Keyset
+    descending: bool = True
+    backward: bool = False
+
+    @property
+    def scan_descending(self) -> bool:
+        return self.descending != self.backward
 
 
 @dataclass(frozen=True, slots=True)
 class ListFilter:
-    """One field of a list's `filter` argument: rows whose `column` equals the value."""
+    """One field of a list's `filter` argument: rows where `condition` holds, with `{c}` the
+    column and `{v}` the value cast to `cast`."""
 
     column: str
     cast: str
+    condition: str = "{c} = {v}"
     global_id_of: str | None = None  # the value is a global id of this type
+    # How many rows match depends so much on the value that a plan made without it (a generic
+    # plan of a prepared statement) can scan every row: plan statements using it per value.
+    plan_per_value: bool = False
 
 
 NEWEST_FIRST = Keyset(("created_at", "id"), ("timestamptz", "uuid"), tag="t")
@@ -107,14 +128,44 @@ GENERATION_FILTERS: Mapping[str, ListFilter] = {
     "status": ListFilter("status", "text"),
     "projectId": ListFilter("project_id", "uuid", global_id_of="Project"),
     "modelId": ListFilter("model_id", "text"),
+    "mediaType": ListFilter(
+        "model_id", "text", "{c} IN (SELECT id FROM models WHERE media_type = lower({v}))"
+    ),
+    "favorite": ListFilter("favorite", "boolean"),
+    # Words of the prompt, any case, through the GIN index of migration 0008 (see its note);
+    # $1 is the owner in every statement of both paths.
+    "search": ListFilter(
+        "id", "text", "{c} IN (SELECT velro.prompt_matches($1, {v}))", plan_per_value=True
+    ),
+    "createdAfter": ListFilter("created_at", "timestamptz", "{c} >= {v}"),
+    "createdBefore": ListFilter("created_at", "timestamptz", "{c} < {v}"),
 }
+GENERATION_ORDERINGS: Mapping[str, Keyset] = {
+    "CREATED_AT": NEWEST_FIRST,
+    "COMPLETED_AT": Keyset(("completed_at", "id"), ("timestamptz", "uuid"), "d", True),
+    "COST": Keyset(("cost", "id"), ("int", "uuid"), tag="c"),
+}
+PROJECT_FILTERS: Mapping[str, ListFilter] = {
+    "search": ListFilter("name", "text", "strpos(lower({c}), lower({v})) > 0"),
+    "tag": ListFilter("tags", "text", "{v} = ANY({c})"),
+}
+PROJECT_ORDERINGS: Mapping[str, Keyset] = {
+    "CREATED_AT": NEWEST_FIRST,
+    "UPDATED_AT": Keyset(("updated_at", "id"), ("timestamptz", "uuid"), tag="u"),
+    "NAME": Keyset(("name", "id"), ("text", "uuid"), tag="n"),
+}
+_PROJECTS = ListField("Project", filters=PROJECT_FILTERS, orderings=PROJECT_ORDERINGS)
 
 # (parent type, field) -> a connection or an object, for every list and link both paths read.
 LISTS: Mapping[tuple[str, str], ListField] = {
-    ("Query", "projects"): ListField("Project"),
-    ("User", "projects"): ListField("Project"),
-    ("Query", "generations"): ListField("Generation", filters=GENERATION_FILTERS),
-    ("Project", "generations"): ListField("Generation", parent_column="project_id"),
+    ("Query", "projects"): _PROJECTS,
+    ("User", "projects"): _PROJECTS,
+    ("Query", "generations"): ListField(
+        "Generation", filters=GENERATION_FILTERS, orderings=GENERATION_ORDERINGS
+    ),
+    ("Project", "generations"): ListField(
+        "Generation", "project_id", GENERATION_FILTERS, GENERATION_ORDERINGS
+    ),
 }
 LINKS: Mapping[tuple[str, str], Link] = {
     ("Query", "me"): Link("User", None),
@@ -138,31 +189,48 @@ def round_fraction(value: float | None) -> float | None:
     return float(Decimal(f"{value:.6g}").quantize(Decimal("0.001"), rounding=ROUND_HALF_UP))
 
 
-def order_by(keyset: Keyset, alias: str = "") -> str:
+def order_by(keyset: Keyset, descending: bool, alias: str = "") -> str:
     """The ORDER BY list of a keyset."""
     prefix = f"{alias}." if alias else ""
-    return ", ".join(f"{prefix}{column} DESC" for column in keyset.columns)
+    direction = "DESC" if descending else "ASC"
+    return ", ".join(f"{prefix}{column} {direction}" for column in keyset.columns)
 
 
-def after_keyset(keyset: Keyset, params: Sequence[str], alias: str = "") -> str:
-    """Rows after the cursor's row: its values as `params` (placeholders), compared as a row."""
+def after_keyset(keyset: Keyset, params: Sequence[str], descending: bool, alias: str = "") -> str:
+    """Rows after the cursor's row in the scan's direction: its values as `params`
+    (placeholders), compared as a row."""
     prefix = f"{alias}." if alias else ""
     row = ", ".join(prefix + column for column in keyset.columns)
     values = ", ".join(f"{p}::{cast}" for p, cast in zip(params, keyset.casts, strict=True))
-    return f"({row}) < ({values})"
+    return f"({row}) {'<' if descending else '>'} ({values})"
 
 
-def optional_after_keyset(keyset: Keyset, first_param: int) -> str:
+def optional_after_keyset(keyset: Keyset, first_param: int, descending: bool) -> str:
     """`after_keyset` on consecutive parameters, true when the first one is NULL (no cursor)."""
     params = [f"${first_param + n}" for n in range(len(keyset.columns))]
-    return f"({params[0]}::{keyset.casts[0]} IS NULL OR {after_keyset(keyset, params)})"
+    test = after_keyset(keyset, params, descending)
+    return f"(${first_param}::{keyset.casts[0]} IS NULL OR {test})"
+
+
+def in_ordering(keyset: Keyset, alias: str = "") -> str:
+    """The condition a row must meet to be in the keyset's list at all."""
+    prefix = f"{alias}." if alias else ""
+    return f" AND {prefix}{keyset.columns[0]} IS NOT NULL" if keyset.skips_nulls else ""
+
+
+PLAN_PER_VALUE = "SET LOCAL plan_cache_mode = force_custom_plan"
+
+
+def filter_sql(f: ListFilter, column: str, value: str) -> str:
+    """One filter's condition on a column reference and a value's SQL."""
+    return f.condition.format(c=column, v=f"{value}::{f.cast}")
 
 
 def optional_filters(filters: Mapping[str, ListFilter], first_param: int) -> str:
     """Each filter on its own parameter, in declared order; a NULL parameter matches all rows
     (so one statement text serves every combination)."""
     return "".join(
-        f" AND (${n}::{f.cast} IS NULL OR {f.column} = ${n})"
+        f" AND (${n}::{f.cast} IS NULL OR {filter_sql(f, f.column, f'${n}')})"
         for n, f in enumerate(filters.values(), start=first_param)
     )
 

@@ -16,12 +16,17 @@ from velro_graphql.services.pagination import (
 
 
 async def list_transactions(
-    conn: Queryable, user_id: UUID, *, first: int | None, after: str | None
+    conn: Queryable,
+    user_id: UUID,
+    *,
+    first: int | None,
+    after: str | None,
+    kind: str | None = None,
 ) -> Page[CreditTransaction]:
-    """Return one page of the user's ledger, newest first."""
+    """Return one page of the user's ledger (of one kind, if given), newest first."""
     size = check_first(first)
     rows, total = await credits.page_for_user(
-        conn, user_id, limit=size + 1, after=decode_int_key(after)
+        conn, user_id, limit=size + 1, after=decode_int_key(after), kind=kind
     )
     return make_page(rows, first=size, total_count=total, cursor_of=lambda t: encode_int_key(t.id))
 

@@ -7,7 +7,14 @@ from uuid import UUID
 
 from velro_graphql.db import json_reads
 from velro_graphql.db.json_reads import Connection, Field, Object, Part
-from velro_graphql.db.read_model import LINKS, LISTS, TABLES, ListField, round_fraction
+from velro_graphql.db.read_model import (
+    LINKS,
+    LISTS,
+    TABLES,
+    ListField,
+    ListFilter,
+    round_fraction,
+)
 from velro_graphql.db.session import Queryable
 
 __all__ = [
@@ -17,6 +24,7 @@ __all__ = [
     "Connection",
     "Field",
     "ListField",
+    "ListFilter",
     "Object",
     "Part",
     "fetch_json",

@@ -11,6 +11,12 @@ import strawberry
 from velro_graphql.api.context import Context
 from velro_graphql.api.resolvers.project_mutations import attempt
 from velro_graphql.api.types.generation import Generation
+from velro_graphql.api.types.organise import (
+    MoveGenerationInput,
+    MoveGenerationPayload,
+    SetGenerationFavoriteInput,
+    SetGenerationFavoritePayload,
+)
 from velro_graphql.api.types.payloads import (
     CancelGenerationPayload,
     DeleteGenerationPayload,
@@ -23,6 +29,7 @@ from velro_graphql.api.types.payloads import (
 from velro_graphql.api.types.relay import expect_global_id
 from velro_graphql.entities import Caller
 from velro_graphql.services.generations.finish import cancel_generation, delete_generation
+from velro_graphql.services.generations.organise import move_generation, set_favorite
 from velro_graphql.services.generations.start import (
     Started,
     StartInput,
@@ -114,3 +121,31 @@ class GenerationMutation:
             credits_balance=balance,
             user_errors=errors,
         )
+
+    @strawberry.mutation(description="Mark or unmark one of the caller's generations.")
+    async def set_generation_favorite(
+        self, info: Info, input: SetGenerationFavoriteInput
+    ) -> SetGenerationFavoritePayload:
+        rt, caller = info.context.services.runtime, info.context.caller
+        id_ = expect_global_id(input.id, "Generation")
+        found, errors = await attempt(
+            lambda: set_favorite(rt, caller, id_, favorite=input.favorite)
+        )
+        return SetGenerationFavoritePayload(generation=_generation(found), user_errors=errors)
+
+    @strawberry.mutation(description="File a generation in one of the caller's projects.")
+    async def move_generation(
+        self, info: Info, input: MoveGenerationInput
+    ) -> MoveGenerationPayload:
+        rt, caller = info.context.services.runtime, info.context.caller
+        found, errors = await attempt(
+            lambda: move_generation(
+                rt,
+                caller,
+                expect_global_id(input.id, "Generation"),
+                project_id=expect_global_id(input.project_id, "Project", field="projectId")
+                if input.project_id is not None
+                else None,
+            )
+        )
+        return MoveGenerationPayload(generation=_generation(found), user_errors=errors)

@@ -42,7 +42,7 @@ async def attempt(call: Callable[[], Awaitable[T]]) -> tuple[T | None, list[User
 
 @strawberry.type
 class ProjectMutation:
-    @strawberry.mutation
+    @strawberry.mutation(description="Create a project owned by the caller.")
     async def create_project(self, info: Info, input: CreateProjectInput) -> CreateProjectPayload:
         ctx = info.context
         project, errors = await attempt(
@@ -52,13 +52,14 @@ class ProjectMutation:
                 name=input.name,
                 description=input.description,
                 visibility=input.visibility.value,
+                tags=input.tags,
             )
         )
         return CreateProjectPayload(
             project=Project.from_entity(project) if project else None, user_errors=errors
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Change the given fields of one of the caller's projects.")
     async def update_project(self, info: Info, input: UpdateProjectInput) -> UpdateProjectPayload:
         ctx = info.context
         project, errors = await attempt(
@@ -69,13 +70,14 @@ class ProjectMutation:
                 name=input.name,
                 description=input.description,
                 visibility=input.visibility.value if input.visibility else None,
+                tags=input.tags,
             )
         )
         return UpdateProjectPayload(
             project=Project.from_entity(project) if project else None, user_errors=errors
         )
 
-    @strawberry.mutation
+    @strawberry.mutation(description="Delete a project; its generations stay, outside any project.")
     async def delete_project(self, info: Info, input: DeleteProjectInput) -> DeleteProjectPayload:
         ctx = info.context
         _, errors = await attempt(

@@ -10,8 +10,16 @@ from velro_graphql.api.context import Context
 from velro_graphql.api.resolvers.generation_mutations import start_input
 from velro_graphql.api.resolvers.project_mutations import attempt
 from velro_graphql.api.types.credit import CreditTransaction
-from velro_graphql.api.types.enums import GenerationStatus
 from velro_graphql.api.types.generation import Generation, load_generation
+from velro_graphql.api.types.lists import (
+    CreditTransactionFilter,
+    GenerationFilter,
+    GenerationOrder,
+    ProjectFilter,
+    ProjectOrder,
+    generation_filter,
+    page_args,
+)
 from velro_graphql.api.types.model import Model
 from velro_graphql.api.types.payloads import GenerationQuote, StartGenerationInput
 from velro_graphql.api.types.project import Project
@@ -26,20 +34,12 @@ from velro_graphql.api.types.user import User, list_projects
 from velro_graphql.errors import NotFound
 from velro_graphql.services import credits
 from velro_graphql.services.generations import reads
-from velro_graphql.services.generations.reads import Filter
 from velro_graphql.services.generations.start import quote_generation
 
 Info = strawberry.Info[Context]
 
 
-@strawberry.input
-class GenerationFilter:
-    status: GenerationStatus | None = None
-    project_id: strawberry.ID | None = None
-    model_id: str | None = None
-
-
-@strawberry.type
+@strawberry.type(description="Reads; every list is the caller's own.")
 class Query:
     @strawberry.field(description="The signed-in user.")
     async def me(self, info: Info) -> User:
@@ -64,42 +64,59 @@ class Query:
             return GenerationQuote(user_errors=errors)
         return GenerationQuote(credits=price.credits, description=price.description)
 
-    @strawberry.field(description="The caller's projects, newest first.")
+    @strawberry.field(description="The caller's projects, by default newest first.")
     async def projects(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ProjectFilter | None = None,
+        order_by: ProjectOrder | None = None,
     ) -> Connection[Project]:
-        return await list_projects(info.context, first=first, after=after)
+        args = page_args(first, after, last, before, order_by)
+        return await list_projects(info.context, args, filter)
 
-    @strawberry.field
+    @strawberry.field(description="One of the caller's projects; NOT_FOUND otherwise.")
     async def project(self, info: Info, id: strawberry.ID) -> Project | None:
         return await _project(info.context, expect_global_id(id, "Project"))
 
-    @strawberry.field
+    @strawberry.field(description="One of the caller's generations; NOT_FOUND otherwise.")
     async def generation(self, info: Info, id: strawberry.ID) -> Generation | None:
         return await _generation(info.context, expect_global_id(id, "Generation"))
 
-    @strawberry.field(description="The caller's generations, newest first.")
+    @strawberry.field(description="The caller's generations, by default newest first.")
     async def generations(
         self,
         info: Info,
         first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         filter: GenerationFilter | None = None,
+        order_by: GenerationOrder | None = None,
     ) -> Connection[Generation]:
         ctx = info.context
+        args = page_args(first, after, last, before, order_by)
         page = await reads.list_generations(
-            ctx.session, ctx.caller.user_id, first=first, after=after, filter_=_filter(filter)
+            ctx.session, ctx.caller.user_id, args, generation_filter(filter)
         )
         ctx.loaders.prime(ctx.loaders.generation_by_id, page.items)
-        return connection_from(page, Generation.from_entity, after=after is not None)
+        return connection_from(page, Generation.from_entity)
 
     @strawberry.field(description="The caller's credit ledger, newest first.")
     async def credit_transactions(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        filter: CreditTransactionFilter | None = None,
     ) -> Connection[CreditTransaction]:
         ctx = info.context
+        kind = filter.kind.value if filter and filter.kind else None
         page = await credits.list_transactions(
-            ctx.session, ctx.caller.user_id, first=first, after=after
+            ctx.session, ctx.caller.user_id, first=first, after=after, kind=kind
         )
         return connection_from(page, CreditTransaction.from_entity, after=after is not None)
 
@@ -135,15 +152,3 @@ async def _project(context: Context, id_: UUID) -> Project:
     if project is None:
         raise NotFound("No such project.", field="id")
     return Project.from_entity(project)
-
-
-def _filter(given: GenerationFilter | None) -> Filter:
-    if given is None:
-        return Filter()
-    return Filter(
-        status=given.status.value if given.status else None,
-        project_id=expect_global_id(given.project_id, "Project", field="filter.projectId")
-        if given.project_id
-        else None,
-        model_id=given.model_id,
-    )

@@ -22,19 +22,21 @@ from velro_graphql.errors import NotFound
 from velro_graphql.services import credits
 from velro_graphql.services.events import Event
 from velro_graphql.services.generations import reads
-from velro_graphql.services.generations.reads import Filter
+from velro_graphql.services.generations.reads import Filter, PageArgs
 
 Info = strawberry.Info[Context]
 # After a long outage, the most recently changed: a connection holds at most 1000 unsent messages.
 RESYNC_LIMIT = 500
 
 
-@strawberry.type
+@strawberry.type(description="A balance after a change.")
 class CreditsChange:
-    balance: int
+    balance: int = strawberry.field(description="The balance now.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live updates over WebSocket: current state first, then each committed change."
+)
 class Subscription:
     @strawberry.subscription(description="One generation: its current state, then each change.")
     def generation_updated(self, id: strawberry.ID) -> AsyncIterable[Generation]:
@@ -116,9 +118,8 @@ class GenerationEvents(LiveSource[Generation]):
         page = await reads.list_generations(
             context.session,
             context.caller.user_id,
-            first=first,
-            after=None,
-            filter_=Filter(status=status, project_id=self.project_id),
+            PageArgs(first=first),
+            Filter(status=status, project_id=self.project_id),
         )
         return [(g.id, Generation.from_entity(g)) for g in page.items]
 

@@ -18,12 +18,12 @@ if TYPE_CHECKING:
 
 @strawberry.type(description="One append-only row of a user's credit ledger.")
 class CreditTransaction:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id.")
     amount: int = strawberry.field(description="Signed: negative for charges.")
-    balance_after: int
-    kind: CreditTransactionKind
-    description: str
-    created_at: datetime
+    balance_after: int = strawberry.field(description="The balance right after this row.")
+    kind: CreditTransactionKind = strawberry.field(description="Why the balance changed.")
+    description: str = strawberry.field(description="A note for people.")
+    created_at: datetime = strawberry.field(description="When it happened.")
     entity: strawberry.Private[entities.CreditTransaction]
 
     @classmethod
@@ -38,6 +38,6 @@ class CreditTransaction:
             entity=row,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The generation charged or refunded, if any (null once deleted).")
     async def generation(self, info: strawberry.Info[Context]) -> Generation | None:
         return await load_generation(info.context, self.entity.generation_id)

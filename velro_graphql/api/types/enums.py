@@ -12,19 +12,22 @@ from velro_graphql.entities import GenerationStatus as GenerationStatus
 strawberry.enum(GenerationStatus, description="Where a generation is in its lifecycle.")
 
 
-@strawberry.enum
+@strawberry.enum(description="Who may see a project.")
 class Visibility(Enum):
     PRIVATE = "private"
     PUBLIC = "public"
 
 
-@strawberry.enum
+@strawberry.enum(description="What a model makes.")
 class MediaType(Enum):
     IMAGE = "image"
     VIDEO = "video"
 
 
-@strawberry.enum
+@strawberry.enum(
+    description="Why the balance changed: a welcome grant, a purchase, a charge for a"
+    " generation, its refund, or a manual adjustment."
+)
 class CreditTransactionKind(Enum):
     GRANT = "grant"
     PURCHASE = "purchase"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, cast
 from uuid import UUID
 
@@ -14,6 +14,7 @@ from velro_graphql.api.types.enums import GenerationStatus
 from velro_graphql.api.types.model import Model
 from velro_graphql.api.types.output import Output
 from velro_graphql.api.types.relay import Node, to_global_id
+from velro_graphql.services.eta import estimate_completion
 from velro_graphql.services.read_model import round_fraction
 
 if TYPE_CHECKING:
@@ -23,38 +24,54 @@ if TYPE_CHECKING:
 _Project = Annotated["Project", strawberry.lazy("velro_graphql.api.types.project")]
 
 
-@strawberry.type
+@strawberry.type(description="A line of a generation's progress log.")
 class LogLine:
-    message: str
-    at: datetime | None
+    message: str = strawberry.field(description="One line the provider logged.")
+    at: datetime | None = strawberry.field(description="When it was logged, if the provider said.")
 
 
-@strawberry.type
+@strawberry.type(description="Why a FAILED generation failed.")
 class GenerationError:
-    code: str
-    message: str
+    code: str = strawberry.field(
+        description=(
+            "Why it failed: PROVIDER_REJECTED (the provider refused the request, e.g. its "
+            "parameters), PROVIDER_ERROR (it accepted, then failed), OUTPUT_UNAVAILABLE (no output "
+            "could be fetched), TIMEOUT (past the model's deadline); each is refunded."
+        )
+    )
+    message: str = strawberry.field(description="A human-readable explanation.")
 
 
-@strawberry.type
+@strawberry.type(description="One request to one model, and what it produced.")
 class Generation(Node):
-    id: strawberry.ID
-    status: GenerationStatus
-    model_id: str
-    prompt: str
-    negative_prompt: str | None
-    parameters: JSON
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    status: GenerationStatus = strawberry.field(description="Where it is in its lifecycle.")
+    model_id: str = strawberry.field(description="The catalog model it runs on.")
+    prompt: str = strawberry.field(description="What to generate.")
+    negative_prompt: str | None = strawberry.field(
+        description="What to avoid, for models that take it."
+    )
+    parameters: JSON = strawberry.field(description="The model parameters, defaults filled in.")
     cost: int = strawberry.field(description="Credits charged for this generation.")
     provider: str = strawberry.field(description="The provider that ran it: fal or simulator.")
     queue_position: int | None = strawberry.field(description="0 is next, while QUEUED.")
     progress: float | None = strawberry.field(description="From 0 to 1 when known, to 3 decimals.")
-    logs: list[LogLine]
-    error: GenerationError | None
-    favorite: bool
-    image_url: str | None
-    created_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    updated_at: datetime
+    logs: list[LogLine] = strawberry.field(description="The provider's progress log, oldest first.")
+    error: GenerationError | None = strawberry.field(
+        description="Why it failed; null unless FAILED."
+    )
+    favorite: bool = strawberry.field(description="Marked as a favourite (setGenerationFavorite).")
+    image_url: str | None = strawberry.field(
+        description="The reference image URL it was started with, if any."
+    )
+    created_at: datetime = strawberry.field(description="When it was started.")
+    started_at: datetime | None = strawberry.field(
+        description="When the provider began running it."
+    )
+    completed_at: datetime | None = strawberry.field(
+        description="When it reached a terminal status."
+    )
+    updated_at: datetime = strawberry.field(description="When it last changed.")
     entity: strawberry.Private[entities.Generation]
 
     @classmethod
@@ -84,7 +101,7 @@ class Generation(Node):
             entity=g,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The project it is filed in, if any.")
     async def project(self, info: strawberry.Info[Context]) -> _Project | None:
         from velro_graphql.api.types.project import Project
 
@@ -113,7 +130,22 @@ class Generation(Node):
     def provider_timings(self) -> JSON | None:
         return cast(JSON, self.entity.provider_timings)
 
-    @strawberry.field
+    @strawberry.field(
+        description="When it should be done, re-estimated on every change (null once finished):"
+        " from the model's recently observed queue wait and run time across users (the"
+        " catalog's typical duration until there are some) and its own progress."
+    )
+    async def estimated_completion_at(self, info: strawberry.Info[Context]) -> datetime | None:
+        if self.entity.finished:
+            return None
+        timing = await info.context.loaders.timing_by_model.load(self.model_id)
+        model = info.context.services.runtime.models.get(self.model_id)
+        typical = model.typical_duration_seconds if model else 0
+        return estimate_completion(
+            self.entity, timing, typical_seconds=typical, now=datetime.now(UTC)
+        )
+
+    @strawberry.field(description="Its catalog model (null if it has left the catalog).")
     def model(self, info: strawberry.Info[Context]) -> Model | None:
         model = info.context.services.runtime.models.get(self.model_id)
         return (

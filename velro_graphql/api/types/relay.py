@@ -41,42 +41,60 @@ def expect_global_id(global_id: str, type_name: str, *, field: str = "id") -> UU
 
 @strawberry.interface(description="An object with a global id, fetchable with `node(id)`.")
 class Node:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Global id: pass it to `node(id:)`.")
 
 
-@strawberry.type
+@strawberry.type(description="Where a page sits in its list.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description=(
+            "More items follow the last one of this page (forwards: known; backwards: true when "
+            "`before` was given)."
+        )
+    )
+    has_previous_page: bool = strawberry.field(
+        description=(
+            "More items precede the first one (backwards: known; forwards: true when `after` was "
+            "given)."
+        )
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the first item, for `before`."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the last item, for `after`."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="An item of a list with its cursor.")
 class Edge(Generic[T]):
-    cursor: str
-    node: T
+    cursor: str = strawberry.field(description="Opaque; valid for this list in this order only.")
+    node: T = strawberry.field(description="The item.")
 
 
-@strawberry.type
+@strawberry.type(description="One page of a list.")
 class Connection(Generic[T]):
-    total_count: int
-    page_info: PageInfo
-    edges: list[Edge[T]]
+    total_count: int = strawberry.field(
+        description="Items in the whole list (all pages), filters applied."
+    )
+    page_info: PageInfo = strawberry.field(description="Where this page sits.")
+    edges: list[Edge[T]] = strawberry.field(description="The page's items with their cursors.")
 
     @strawberry.field(description="The nodes of `edges`, for clients that need no cursors.")
     def nodes(self) -> list[T]:
         return [edge.node for edge in self.edges]
 
 
-def connection_from(page: Page[E], convert: Callable[[E], T], *, after: bool) -> Connection[T]:
+def connection_from(
+    page: Page[E], convert: Callable[[E], T], *, after: bool = False
+) -> Connection[T]:
     """Turn a service page into a connection, converting each item once."""
     edges = [Edge(cursor=c, node=convert(i)) for i, c in zip(page.items, page.cursors, strict=True)]
     return Connection(
         total_count=page.total_count,
         page_info=PageInfo(
             has_next_page=page.has_next_page,
-            has_previous_page=after,
+            has_previous_page=page.has_previous_page or after,
             start_cursor=page.cursors[0] if page.cursors else None,
             end_cursor=page.cursors[-1] if page.cursors else None,
         ),

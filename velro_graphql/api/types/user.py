@@ -8,23 +8,27 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from velro_graphql import entities
+from velro_graphql.api.types.lists import ProjectFilter, ProjectOrder, page_args, project_filter
 from velro_graphql.api.types.project import Project
 from velro_graphql.api.types.relay import Connection, Node, connection_from, to_global_id
+from velro_graphql.api.types.stats import Stats
 from velro_graphql.services import projects
+from velro_graphql.services.pagination import PageArgs
+from velro_graphql.services.stats import usage_of
 
 if TYPE_CHECKING:
     from velro_graphql.api.context import Context
 
 
-@strawberry.type
+@strawberry.type(description="The signed-in user: profile, balance and usage.")
 class User(Node):
-    id: strawberry.ID
-    email: str | None
-    display_name: str | None
-    avatar_url: str | None
-    plan: str
-    credits_balance: int
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    email: str | None = strawberry.field(description="The sign-in email.")
+    display_name: str | None = strawberry.field(description="The name shown to others.")
+    avatar_url: str | None = strawberry.field(description="The avatar picture's URL.")
+    plan: str = strawberry.field(description="free, pro or team.")
+    credits_balance: int = strawberry.field(description="Credits left to spend.")
+    created_at: datetime = strawberry.field(description="When the account was made.")
 
     @classmethod
     def from_entity(cls, profile: entities.Profile) -> User:
@@ -38,18 +42,31 @@ class User(Node):
             created_at=profile.created_at,
         )
 
-    @strawberry.field(description="The user's projects, newest first.")
+    @strawberry.field(description="The user's projects, by default newest first.")
     async def projects(
-        self, info: strawberry.Info[Context], first: int | None = None, after: str | None = None
+        self,
+        info: strawberry.Info[Context],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ProjectFilter | None = None,
+        order_by: ProjectOrder | None = None,
     ) -> Connection[Project]:
-        return await list_projects(info.context, first=first, after=after)
+        args = page_args(first, after, last, before, order_by)
+        return await list_projects(info.context, args, filter)
+
+    @strawberry.field(description="Usage: generations by status and model, credits, storage.")
+    async def stats(self, info: strawberry.Info[Context]) -> Stats:
+        ctx = info.context
+        return Stats.from_usage(await usage_of(ctx.session, ctx.caller.user_id))
 
 
 async def list_projects(
-    context: Context, *, first: int | None, after: str | None
+    context: Context, args: PageArgs, filter_: ProjectFilter | None
 ) -> Connection[Project]:
     page = await projects.list_projects(
-        context.session, context.caller.user_id, first=first, after=after
+        context.session, context.caller.user_id, args, project_filter(filter_)
     )
     context.loaders.prime(context.loaders.project_by_id, page.items)
-    return connection_from(page, Project.from_entity, after=after is not None)
+    return connection_from(page, Project.from_entity)

@@ -7,19 +7,15 @@ from uuid import UUID
 
 from velro_graphql.db import generations, outputs
 from velro_graphql.db.generations import Filter
+from velro_graphql.db.read_model import GENERATION_ORDERINGS
 from velro_graphql.db.session import Queryable
 from velro_graphql.entities import Generation, Output, Page
-from velro_graphql.services.pagination import (
-    check_first,
-    decode_time_key,
-    encode_time_key,
-    make_page,
-)
+from velro_graphql.services.pagination import PageArgs, keyset_page, page_query
 
 __all__ = [
     "Filter",
+    "PageArgs",
     "changed_since",
-    "cursor_of",
     "get_generations",
     "get_outputs",
     "list_by_projects",
@@ -28,19 +24,12 @@ __all__ = [
 
 
 async def list_generations(
-    conn: Queryable,
-    user_id: UUID,
-    *,
-    first: int | None,
-    after: str | None,
-    filter_: Filter,
+    conn: Queryable, user_id: UUID, args: PageArgs, filter_: Filter
 ) -> Page[Generation]:
-    """Return one page of the user's generations matching the filter, newest first."""
-    size = check_first(first)
-    rows, total = await generations.page_for_user(
-        conn, user_id, limit=size + 1, after=decode_time_key(after), filter_=filter_
-    )
-    return make_page(rows, first=size, total_count=total, cursor_of=cursor_of)
+    """Return one page of the user's generations matching the filter, in the asked order."""
+    query = page_query(args, GENERATION_ORDERINGS, filter_)
+    rows, total = await generations.page_for_user(conn, user_id, query)
+    return keyset_page(rows, query, total)
 
 
 async def changed_since(
@@ -51,22 +40,12 @@ async def changed_since(
 
 
 async def list_by_projects(
-    conn: Queryable,
-    user_id: UUID,
-    project_ids: list[UUID],
-    *,
-    first: int | None,
-    after: str | None,
+    conn: Queryable, user_id: UUID, project_ids: list[UUID], args: PageArgs, filter_: Filter
 ) -> dict[UUID, Page[Generation]]:
     """Return one page of generations for each project, in one round trip."""
-    size = check_first(first)
-    pages = await generations.pages_for_projects(
-        conn, user_id, project_ids, limit=size + 1, after=decode_time_key(after)
-    )
-    return {
-        project_id: make_page(rows, first=size, total_count=total, cursor_of=cursor_of)
-        for project_id, (rows, total) in pages.items()
-    }
+    query = page_query(args, GENERATION_ORDERINGS, filter_)
+    pages = await generations.pages_for_projects(conn, user_id, project_ids, query)
+    return {p: keyset_page(rows, query, total) for p, (rows, total) in pages.items() if p}
 
 
 async def get_generations(conn: Queryable, user_id: UUID, ids: list[UUID]) -> list[Generation]:
@@ -77,7 +56,3 @@ async def get_outputs(
     conn: Queryable, user_id: UUID, generation_ids: list[UUID]
 ) -> dict[UUID, list[Output]]:
     return await outputs.by_generations(conn, user_id, generation_ids)
-
-
-def cursor_of(generation: Generation) -> str:
-    return encode_time_key(generation.created_at, generation.id)
