@@ -11,7 +11,7 @@ from uuid import UUID
 from aiodataloader import DataLoader
 
 from velro_graphql.entities import Generation, Output, Page
-from velro_graphql.services import projects, users
+from velro_graphql.services import projects, uploads, users
 from velro_graphql.services.files import Storage
 from velro_graphql.services.generations import reads as generations
 from velro_graphql.services.sessions import Queryable
@@ -33,6 +33,7 @@ class Loaders:
         self.outputs_by_generation = DataLoader(partial(_outputs, conn, user_id))
         self.generations_by_project = DataLoader(partial(_project_pages, conn, user_id))
         self.signed_url_by_path = DataLoader(partial(_signed_urls, storage))
+        self.upload_by_id = DataLoader(partial(_by_id, uploads.get_uploads, conn, user_id))
 
     @staticmethod
     def prime(loader: DataLoader[Any, Any], items: Sequence[Any]) -> None:

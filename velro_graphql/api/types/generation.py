@@ -14,6 +14,7 @@ from velro_graphql.api.types.enums import GenerationStatus
 from velro_graphql.api.types.model import Model
 from velro_graphql.api.types.output import Output
 from velro_graphql.api.types.relay import Node, to_global_id
+from velro_graphql.api.types.upload import Upload, load_upload
 from velro_graphql.services.read_model import round_fraction
 
 if TYPE_CHECKING:
@@ -50,7 +51,9 @@ class Generation(Node):
     logs: list[LogLine]
     error: GenerationError | None
     favorite: bool
-    image_url: str | None
+    image_url: str | None = strawberry.field(
+        description="The reference image URL the provider got (for an upload: signed, expiring)."
+    )
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -101,6 +104,10 @@ class Generation(Node):
     async def outputs(self, info: strawberry.Info[Context]) -> list[Output]:
         found = await info.context.loaders.outputs_by_generation.load(self.entity.id)
         return [Output.from_entity(o) for o in found]
+
+    @strawberry.field(description="The uploaded picture it was made from (imageUploadId).")
+    async def input_image(self, info: strawberry.Info[Context]) -> Upload | None:
+        return await load_upload(info.context, self.entity.input_upload_id)
 
     @strawberry.field
     def model(self, info: strawberry.Info[Context]) -> Model | None:

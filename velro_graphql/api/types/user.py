@@ -10,6 +10,7 @@ import strawberry
 from velro_graphql import entities
 from velro_graphql.api.types.project import Project
 from velro_graphql.api.types.relay import Connection, Node, connection_from, to_global_id
+from velro_graphql.api.types.upload import load_upload
 from velro_graphql.services import projects
 
 if TYPE_CHECKING:
@@ -21,10 +22,10 @@ class User(Node):
     id: strawberry.ID
     email: str | None
     display_name: str | None
-    avatar_url: str | None
     plan: str
     credits_balance: int
     created_at: datetime
+    entity: strawberry.Private[entities.Profile]
 
     @classmethod
     def from_entity(cls, profile: entities.Profile) -> User:
@@ -32,11 +33,18 @@ class User(Node):
             id=to_global_id("User", profile.id),
             email=profile.email,
             display_name=profile.display_name,
-            avatar_url=profile.avatar_url,
             plan=profile.plan,
             credits_balance=profile.credits_balance,
             created_at=profile.created_at,
+            entity=profile,
         )
+
+    @strawberry.field(description="A signed URL of the avatar, valid for expiresIn seconds.")
+    async def avatar_url(
+        self, info: strawberry.Info[Context], expires_in: int | None = None
+    ) -> str | None:
+        avatar = await load_upload(info.context, self.entity.avatar_upload_id)
+        return await avatar.url(info, expires_in) if avatar else None
 
     @strawberry.field(description="The user's projects, newest first.")
     async def projects(
