@@ -20,6 +20,10 @@ DOMAIN_COSTS = {
     "fal-ai/minimax/hailuo-02/pro/text-to-video": 400,
     "fal-ai/kling-video/v2.1/master/text-to-video": 350,
     "fal-ai/wan-pro/text-to-video": 300,
+    # Image to video: fal prices each like its text-to-video sibling.
+    "fal-ai/kling-video/v2.1/master/image-to-video": 350,
+    "fal-ai/minimax/hailuo-02/pro/image-to-video": 400,
+    "fal-ai/wan-pro/image-to-video": 300,
 }
 DEPRECATED = {"fal-ai/luma-dream-machine", "fal-ai/runway-gen3/turbo/image-to-video"}
 VIDEO = {
@@ -27,6 +31,9 @@ VIDEO = {
     "fal-ai/minimax/hailuo-02/pro/text-to-video",
     "fal-ai/kling-video/v2.1/master/text-to-video",
     "fal-ai/wan-pro/text-to-video",
+    "fal-ai/kling-video/v2.1/master/image-to-video",
+    "fal-ai/minimax/hailuo-02/pro/image-to-video",
+    "fal-ai/wan-pro/image-to-video",
     *DEPRECATED,
 }
 
@@ -90,7 +97,7 @@ def write_catalog(tmp_path: Path, entries: list[dict[str, object]]) -> Path:
 def test_shipped_catalog_has_the_domain_models_and_costs() -> None:
     models = {model.id: model for model in load_catalog()}
 
-    assert len(load_catalog()) == 12
+    assert len(load_catalog()) == 15
     assert set(models) == set(DOMAIN_COSTS) | DEPRECATED
     assert {key: m.credits for key, m in models.items() if not m.deprecated} == DOMAIN_COSTS
     assert {key for key, m in models.items() if m.deprecated} == DEPRECATED
