@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     output_read_timeout_seconds: float = Field(default=30.0, gt=0)
     max_image_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     max_video_bytes: int = Field(default=500 * 1024 * 1024, ge=1024)
+    # Uploads (README "Bring your own image"): the size cap, how long a signed upload URL takes
+    # a PUT, and when a never-completed upload is deleted.
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, le=2**31 - 1)
+    upload_url_ttl_seconds: int = Field(default=600, ge=30, le=7200)
+    pending_upload_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     max_subscriptions_per_connection: int = Field(default=20, ge=1, le=1000)
     max_websockets_per_user: int = Field(default=10, ge=1, le=10_000)
 

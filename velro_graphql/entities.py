@@ -30,11 +30,11 @@ class Profile:
     id: UUID
     email: str | None
     display_name: str | None
-    avatar_url: str | None
     plan: str
     credits_balance: int
     created_at: datetime
     updated_at: datetime
+    avatar_upload_id: UUID | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +78,38 @@ class Generation:
     completed_at: datetime | None
     updated_at: datetime
     provider_timings: dict[str, float] | None = None  # fal's `timings`, kept for support
+    input_upload_id: UUID | None = None  # the upload it was made from
 
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+
+class UploadStatus(StrEnum):
+    PENDING = "PENDING"
+    READY = "READY"
+    REJECTED = "REJECTED"
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A picture a user sends straight to storage, checked before anything uses it."""
+
+    id: UUID
+    user_id: UUID
+    purpose: str
+    status: str
+    filename: str
+    content_type: str
+    byte_size: int
+    width: int | None
+    height: int | None
+    bucket: str
+    path: str
+    upload_expires_at: datetime
+    error_message: str | None
+    created_at: datetime
+    completed_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

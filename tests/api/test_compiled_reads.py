@@ -17,7 +17,7 @@ from velro_graphql.api.schema import build_schema
 DOCUMENTS = [
     """
     query Dashboard($first: Int!) {
-      me { id email displayName avatarUrl plan creditsBalance createdAt __typename
+      me { id email displayName plan creditsBalance createdAt __typename
         projects(first: $first) {
           totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
           edges { cursor node { ...ProjectFields

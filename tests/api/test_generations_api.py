@@ -74,7 +74,7 @@ async def test_start_charges_and_queues(client: Any) -> None:
         ({"modelId": "fal-ai/nope"}, "modelId", "BAD_USER_INPUT"),
         ({"modelId": "fal-ai/luma-dream-machine"}, "modelId", "MODEL_UNAVAILABLE"),
         ({"imageUrl": "http://example.com/a.png"}, "imageUrl", "BAD_USER_INPUT"),
-        ({"modelId": "fal-ai/flux-pro/kontext/max"}, "imageUrl", "BAD_USER_INPUT"),
+        ({"modelId": "fal-ai/flux-pro/kontext/max"}, "imageUploadId", "BAD_USER_INPUT"),
         ({"idempotencyKey": ""}, "idempotencyKey", "BAD_USER_INPUT"),
         ({"projectId": "garbage"}, "projectId", "BAD_USER_INPUT"),
     ],

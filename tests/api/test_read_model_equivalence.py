@@ -95,8 +95,7 @@ async def seeded(client: Any) -> Seeded:
     seeded = Seeded(caller)
     async with client.services.pool.acquire() as conn:
         await conn.execute(
-            "UPDATE profiles SET display_name = 'Ålice', avatar_url = 'https://a.example/x.png',"
-            " plan = 'pro' WHERE id = $1",
+            "UPDATE profiles SET display_name = 'Ålice', plan = 'pro' WHERE id = $1",
             caller.user_id,
         )
         await _fill(conn, rng, caller.user_id, seeded)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -14,8 +15,11 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from PIL import Image
 
+from tests.api.uploads_flow import COMPLETE, create, graphql, picture, put
 from tests.e2e.server import ServerProcess, free_port, wait_healthy
+from tests.providers.test_simulator import assert_shows_reference
 
 CONFIGURATION = ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_JWT_SECRET", "FAL_KEY", "PORT")
 WATCH = "subscription($id: ID!) { generationUpdated(id: $id) { status outputs { url stored } } }"
@@ -61,6 +65,26 @@ async def test_the_embedded_default_serves_a_generation_watched_live(
         assert outputs[0]["stored"] is True
         image = await http.get(outputs[0]["url"])
         assert image.headers["content-type"] == "image/png"
+        await edit_an_uploaded_picture(server, bearer, http)
+
+
+async def edit_an_uploaded_picture(
+    server: ServerProcess, bearer: dict[str, str], http: httpx.AsyncClient
+) -> None:
+    """Upload a picture, edit it with Kontext: the output shows it in its frame."""
+    data = picture("image/png", (80, 60))
+    upload = (await create(http, "image/png", len(data)))["upload"]
+    assert (await put(http, upload, data)).status_code == 200
+    completed = await graphql(http, COMPLETE, id=upload["id"])
+    assert completed["completeUpload"]["userErrors"] == []
+    given = {"modelId": "fal-ai/flux-pro/kontext/max", "prompt": "at night",
+             "imageUploadId": upload["id"]}  # fmt: skip
+    started = await graphql(http, START_FROM_IMAGE, input=given)
+    generation_id = started["startGeneration"]["generation"]["id"]
+    statuses, outputs = await watch(server, bearer, generation_id)
+    assert statuses[-1] == "COMPLETED"
+    image = await http.get(outputs[0]["url"])
+    assert_shows_reference(Image.open(io.BytesIO(image.content)).convert("RGB"))
 
 
 async def watch(
@@ -86,3 +110,7 @@ async def _until_completed(ws: Any, statuses: list[str]) -> tuple[list[str], lis
             statuses.append(generation["status"])
         if generation["status"] == "COMPLETED":
             return statuses, generation["outputs"]
+
+
+START_FROM_IMAGE = """mutation($input: StartGenerationInput!) { startGeneration(input: $input) {
+  generation { id } userErrors { field code } } }"""

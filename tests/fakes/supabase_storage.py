@@ -28,6 +28,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 SERVICE_KEY = "fake-service-role-key-for-tests-only"
+# Supabase's signed upload URLs live two hours, whatever the client asks.
+SIGNED_UPLOAD_SECONDS = 7200
 
 
 @dataclass
@@ -57,6 +59,7 @@ class FakeStorage:
     uploads: list[Upload] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     tokens: dict[str, tuple[str, str, float]] = field(default_factory=dict)
+    upload_tokens: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     _failures: list[tuple[int, bytes] | None] = field(default_factory=list)
     # While set, every Storage request is answered with it (an outage, a rotated key).
     outage: tuple[int, bytes] | None = None
@@ -88,7 +91,7 @@ class FakeStorage:
         }  # fmt: skip
 
     def reset(self) -> None:
-        for store in (self.buckets, self.objects, self.tokens):
+        for store in (self.buckets, self.objects, self.tokens, self.upload_tokens):
             store.clear()
         self.uploads.clear()
         self.requests.clear()
@@ -106,10 +109,21 @@ class FakeStorage:
             Route(f"{prefix}/bucket", self.list_buckets, methods=["GET"]),
             Route(f"{prefix}/bucket", self.create_bucket, methods=["POST"]),
             Route(prefix + "/bucket/{bucket}", self.update_bucket, methods=["PUT"]),
+            Route(
+                prefix + "/object/upload/sign/{bucket}/{path:path}",
+                self.sign_upload,
+                methods=["POST"],
+            ),
+            Route(
+                prefix + "/object/upload/sign/{bucket}/{path:path}",
+                self.signed_upload,
+                methods=["PUT"],
+            ),
             Route(prefix + "/object/sign/{bucket}", self.sign, methods=["POST"]),
             Route(prefix + "/object/sign/{bucket}/{path:path}", self.read_signed, methods=["GET"]),
             Route(prefix + "/object/{bucket}", self.remove, methods=["DELETE"]),
             Route(prefix + "/object/{bucket}/{path:path}", self.upload, methods=["POST"]),
+            Route(prefix + "/object/{bucket}/{path:path}", self.download, methods=["GET"]),
             Route("/auth/v1/.well-known/jwks.json", self.jwks, methods=["GET"]),
         ]
         return _Guard(self, Starlette(routes=routes))
@@ -152,6 +166,37 @@ class FakeStorage:
             return _error(400, "409", "Duplicate", "The resource already exists")
         self.objects[bucket_id, path] = StoredObject(data, content_type, cache_control)
         return JSONResponse({"Id": str(uuid.uuid4()), "Key": f"{bucket_id}/{path}"})
+
+    async def sign_upload(self, request: Request) -> Response:
+        """`POST /object/upload/sign/{bucket}/{path}`: a token for one PUT of that object."""
+        bucket_id, path = request.path_params["bucket"], request.path_params["path"]
+        if bucket_id not in self.buckets:
+            return _error(400, "404", "Bucket not found", "Bucket not found")
+        token = secrets.token_urlsafe(16)
+        self.upload_tokens[token] = (bucket_id, path, time.time() + SIGNED_UPLOAD_SECONDS)
+        return JSONResponse({"url": f"/object/upload/sign/{bucket_id}/{path}?token={token}"})
+
+    async def signed_upload(self, request: Request) -> Response:
+        """`PUT /object/upload/sign/{bucket}/{path}?token=`: the raw body, with its
+        Content-Type, stored once; the same URL again is refused (409)."""
+        key = (request.path_params["bucket"], request.path_params["path"])
+        grant = self.upload_tokens.get(request.query_params.get("token", ""))
+        if grant is None or grant[:2] != key or grant[2] < time.time():
+            return _error(400, "400", "InvalidJWT", "invalid signature")
+        if key in self.objects:
+            return _error(400, "409", "Duplicate", "The resource already exists")
+        data, content_type = await request.body(), request.headers.get("content-type", "")
+        self.uploads.append(Upload(key[0], key[1], content_type, None, len(data)))
+        if (refused := _refuse_upload(self.buckets[key[0]], content_type, len(data))) is not None:
+            return refused
+        self.objects[key] = StoredObject(data, content_type, "")
+        return JSONResponse({"Key": f"{key[0]}/{key[1]}"})
+
+    async def download(self, request: Request) -> Response:
+        stored = self.objects.get((request.path_params["bucket"], request.path_params["path"]))
+        if stored is None:
+            return _error(400, "404", "not_found", "Object not found")
+        return Response(stored.data, media_type=stored.content_type)
 
     async def sign(self, request: Request) -> Response:
         bucket_id = request.path_params["bucket"]
@@ -208,7 +253,8 @@ class _Guard:
             return Response(failure[1], status_code=failure[0])
         path = request.url.path
         signed_read = request.method == "GET" and path.startswith("/storage/v1/object/sign/")
-        if signed_read or _is_service_key(request, self.fake.service_key):
+        signed_put = request.method == "PUT" and path.startswith("/storage/v1/object/upload/sign/")
+        if signed_read or signed_put or _is_service_key(request, self.fake.service_key):
             return None  # signed URLs carry their own token
         return _error(400, "403", "Unauthorized", "Invalid key")
 

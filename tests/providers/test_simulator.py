@@ -7,6 +7,7 @@ import av
 import pytest
 from PIL import Image
 
+from tests.api.uploads_flow import LEFT, RIGHT, picture
 from velro_graphql.providers.base import (
     Provider,
     ProviderError,
@@ -14,7 +15,8 @@ from velro_graphql.providers.base import (
     ProviderStatus,
     RejectedByProvider,
 )
-from velro_graphql.providers.simulator import SimulatorProvider
+from velro_graphql.providers.placeholder import fit_reference, reference_box
+from velro_graphql.providers.simulator import SimulatorProvider, render_result
 
 
 class FakeClock:
@@ -239,3 +241,24 @@ async def test_health_names_the_simulator() -> None:
     assert provider.health() == {"name": "simulator"}
     await provider.cancel(make_request(), await provider.submit(make_request()))
     await provider.close()
+
+
+def test_the_picture_shows_the_reference_image_in_its_frame() -> None:
+    reference = picture("image/png", (80, 60))
+    request = ProviderRequest("g1", "fal-ai/flux-pro/kontext/max", "image", {"prompt": "night"})
+    [output] = render_result(request, "sim-1-00000000", reference).outputs
+    assert output.content is not None
+    rendered = Image.open(io.BytesIO(output.content)).convert("RGB")
+    assert_shows_reference(rendered)
+
+
+def assert_shows_reference(rendered: Image.Image) -> None:
+    """The frame's left half is the reference's red, its right half its blue."""
+    left, top, right, bottom = fit_reference(
+        Image.new("RGB", (80, 60)), reference_box(rendered.size)
+    )
+    middle = (top + bottom) // 2
+    for x, colour in ((left + (right - left) // 4, LEFT), (right - (right - left) // 4, RIGHT)):
+        pixel = rendered.getpixel((x, middle))
+        assert isinstance(pixel, tuple)
+        assert all(abs(a - b) <= 8 for a, b in zip(pixel, colour, strict=True)), (pixel, colour)

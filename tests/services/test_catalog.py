@@ -21,6 +21,10 @@ DOMAIN_COSTS = {
     "fal-ai/minimax/hailuo-02/pro/text-to-video": (16, "VIDEO_SECOND"),
     "fal-ai/kling-video/v2.1/master/text-to-video": (56, "VIDEO_SECOND"),
     "fal-ai/wan-pro/text-to-video": (160, "GENERATION"),
+    # Image to video: fal prices each like its text-to-video sibling.
+    "fal-ai/kling-video/v2.1/master/image-to-video": (56, "VIDEO_SECOND"),
+    "fal-ai/minimax/hailuo-02/pro/image-to-video": (16, "VIDEO_SECOND"),
+    "fal-ai/wan-pro/image-to-video": (160, "GENERATION"),
 }
 DEPRECATED = {"fal-ai/luma-dream-machine", "fal-ai/runway-gen3/turbo/image-to-video"}
 VIDEO = {
@@ -28,6 +32,9 @@ VIDEO = {
     "fal-ai/minimax/hailuo-02/pro/text-to-video",
     "fal-ai/kling-video/v2.1/master/text-to-video",
     "fal-ai/wan-pro/text-to-video",
+    "fal-ai/kling-video/v2.1/master/image-to-video",
+    "fal-ai/minimax/hailuo-02/pro/image-to-video",
+    "fal-ai/wan-pro/image-to-video",
     *DEPRECATED,
 }
 
@@ -91,7 +98,7 @@ def write_catalog(tmp_path: Path, entries: list[dict[str, object]]) -> Path:
 def test_shipped_catalog_has_the_domain_models_and_costs() -> None:
     models = {model.id: model for model in load_catalog()}
 
-    assert len(load_catalog()) == 12
+    assert len(load_catalog()) == 15
     assert set(models) == set(DOMAIN_COSTS) | DEPRECATED
     assert {
         key: (m.credits, m.pricing.unit) for key, m in models.items() if not m.deprecated

@@ -10,6 +10,7 @@ from tests.fakes.supabase_storage import FakeStorage, running_fake_storage
 from velro_graphql.storage.base import (
     GENERATIONS_BUCKET,
     THUMBNAILS_BUCKET,
+    UPLOADS_BUCKET,
     StorageError,
     StorageRefused,
 )
@@ -173,8 +174,11 @@ async def test_ensure_buckets_creates_the_private_buckets_once(fake: FakeStorage
 
     created = await storage.ensure_buckets()
 
-    assert created == [GENERATIONS_BUCKET, THUMBNAILS_BUCKET]
+    assert created == [GENERATIONS_BUCKET, THUMBNAILS_BUCKET, UPLOADS_BUCKET]
     generations, thumbnails = fake.buckets[GENERATIONS_BUCKET], fake.buckets[THUMBNAILS_BUCKET]
+    uploads = fake.buckets[UPLOADS_BUCKET]
+    assert (uploads["public"], uploads["file_size_limit"]) == (False, 20 * MB)
+    assert uploads["allowed_mime_types"] == ["image/jpeg", "image/png", "image/webp"]
     assert (generations["public"], generations["file_size_limit"]) == (False, 50 * MB)
     assert "video/quicktime" in generations["allowed_mime_types"]
     assert (thumbnails["public"], thumbnails["file_size_limit"]) == (False, 5 * MB)

@@ -39,6 +39,9 @@ class Edges:
             return
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
+        if _is_signed_upload(scope):  # streamed under its own signed cap (services/files.py)
+            await self.app(scope, receive, _with_headers(send, request_id))
+            return
         if _declared_length(scope) > self.max_body_bytes:
             await _too_large(send, self.max_body_bytes)
             return
@@ -59,6 +62,10 @@ class Edges:
             return message
 
         return limited
+
+
+def _is_signed_upload(scope: Scope) -> bool:
+    return scope["method"] == "PUT" and str(scope["path"]).startswith("/files/")
 
 
 def _request_id(scope: Scope) -> str:
@@ -103,7 +110,7 @@ def install_edges(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST"],
+        allow_methods=["GET", "POST", "PUT"],  # PUT: local storage's signed upload URLs
         allow_headers=["authorization", "content-type", "x-request-id"],
         expose_headers=["x-request-id", "retry-after"],
         max_age=600,

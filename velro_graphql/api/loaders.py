@@ -11,7 +11,7 @@ from uuid import UUID
 from aiodataloader import DataLoader
 
 from velro_graphql.entities import Generation, Output, Page
-from velro_graphql.services import eta, projects, users
+from velro_graphql.services import eta, projects, uploads, users
 from velro_graphql.services.eta import Timing
 from velro_graphql.services.files import Storage
 from velro_graphql.services.generations import reads as generations
@@ -36,6 +36,7 @@ class Loaders:
         self.generations_by_project = DataLoader(partial(_project_pages, conn, user_id))
         self.signed_url_by_path = DataLoader(partial(_signed_urls, storage))
         self.timing_by_model = DataLoader(partial(_timings, conn))
+        self.upload_by_id = DataLoader(partial(_by_id, uploads.get_uploads, conn, user_id))
 
     @staticmethod
     def prime(loader: DataLoader[Any, Any], items: Sequence[Any]) -> None:

@@ -96,3 +96,20 @@ async def signed_file(request: Request, bucket: str, path: str) -> Response:
         return Response(status_code=404)
     media_type = mimetypes.guess_type(found.name)[0] or "application/octet-stream"
     return FileResponse(found, media_type=media_type, headers={"X-Content-Type-Options": "nosniff"})
+
+
+@router.put("/files/{bucket}/{path:path}")
+async def signed_upload(request: Request, bucket: str, path: str) -> JSONResponse:
+    """Local storage's signed upload URL: the body streams to disk under the signed size cap."""
+    try:
+        size = await files.receive_upload(
+            _services(request).runtime,
+            bucket,
+            path,
+            query=request.query_params,
+            content_type=request.headers.get("content-type", ""),
+            body=request.stream(),
+        )
+    except files.PutRefused as refused:
+        return JSONResponse({"error": refused.message}, status_code=refused.status)
+    return JSONResponse({"Key": f"{bucket}/{path}", "size": size})

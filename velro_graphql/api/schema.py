@@ -20,8 +20,10 @@ from velro_graphql.api.resolvers.generation_mutations import GenerationMutation
 from velro_graphql.api.resolvers.project_mutations import ProjectMutation
 from velro_graphql.api.resolvers.query import Query
 from velro_graphql.api.resolvers.subscription import Subscription
+from velro_graphql.api.resolvers.upload_mutations import UploadMutation
 from velro_graphql.api.types.generation import Generation
 from velro_graphql.api.types.project import Project
+from velro_graphql.api.types.upload import Upload
 from velro_graphql.api.types.user import User
 from velro_graphql.config import Settings
 
@@ -97,7 +99,7 @@ def build_schema(settings: Settings | None = None) -> VelroSchema:
     return VelroSchema(
         settings or Settings(),
         query=Query,
-        mutation=merge_types("Mutation", (ProjectMutation, GenerationMutation)),
+        mutation=merge_types("Mutation", (ProjectMutation, GenerationMutation, UploadMutation)),
         subscription=Subscription,
-        types=[Project, Generation, User],
+        types=[Project, Generation, User, Upload],
     )

@@ -18,9 +18,9 @@ async def insert(conn: Queryable, values: dict[str, Any]) -> Generation | None:
     row = await conn.fetchrow(
         "INSERT INTO generations (user_id, project_id, model_id, parent_id, prompt,"
         " negative_prompt, image_url, parameters, cost, provider, idempotency_key, deadline_at,"
-        " input_hash)"
+        " input_hash, input_upload_id)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-        " now() + make_interval(secs => $12), $13)"
+        " now() + make_interval(secs => $12), $13, $14)"
         " ON CONFLICT (user_id, idempotency_key) DO NOTHING"
         f" RETURNING {COLUMNS}",
         values["user_id"],
@@ -36,6 +36,7 @@ async def insert(conn: Queryable, values: dict[str, Any]) -> Generation | None:
         values["idempotency_key"],
         float(values["deadline_seconds"]),
         values["input_hash"],
+        values["input_upload_id"],
     )
     return to_entity(Generation, row) if row else None
 

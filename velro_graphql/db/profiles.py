@@ -42,3 +42,18 @@ async def insert_if_absent(conn: Queryable, user_id: UUID, email: str | None) ->
 async def by_ids(conn: Queryable, ids: list[UUID]) -> list[Profile]:
     rows = await conn.fetch(f"SELECT {_COLUMNS} FROM profiles WHERE id = ANY($1::uuid[])", ids)
     return [to_entity(Profile, r) for r in rows]
+
+
+async def update(
+    conn: Queryable, user_id: UUID, *, display_name: str | None, avatar_upload_id: UUID | None
+) -> Profile | None:
+    """Change the given fields of a profile (None leaves one as it is)."""
+    row = await conn.fetchrow(
+        "UPDATE profiles SET display_name = coalesce($2, display_name),"
+        " avatar_upload_id = coalesce($3, avatar_upload_id)"
+        f" WHERE id = $1 RETURNING {_COLUMNS}",
+        user_id,
+        display_name,
+        avatar_upload_id,
+    )
+    return to_entity(Profile, row) if row else None

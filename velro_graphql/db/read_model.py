@@ -103,8 +103,7 @@ class Link:
 
 TABLES: Mapping[str, Table] = {
     "User": Table("User", "profiles", owner="id", scalars={
-        "email": Scalar("email"), "displayName": Scalar("display_name"),
-        "avatarUrl": Scalar("avatar_url"), "plan": Scalar("plan"),
+        "email": Scalar("email"), "displayName": Scalar("display_name"), "plan": Scalar("plan"),
         "creditsBalance": Scalar("credits_balance"), "createdAt": Scalar("created_at", "iso"),
     }),
     "Project": Table("Project", "projects", owner="user_id", scalars={

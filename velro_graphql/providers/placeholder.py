@@ -11,6 +11,11 @@ import av
 from PIL import Image, ImageDraw, ImageFont
 
 LABEL = "SIMULATED"
+REFERENCE_LABEL = "reference image"
+# The reference image's frame: a share of the picture's width and height, bottom right.
+REFERENCE_SHARE = 0.4
+REFERENCE_MARGIN = 0.04
+MAX_REFERENCE_PIXELS = 8192 * 8192
 VIDEO_FRAMES = 12
 FRAME_MILLISECONDS = 100
 PROMPT_LINES = 4
@@ -19,11 +24,20 @@ Colour = tuple[int, int, int]
 
 
 def render_image(
-    *, prompt: str, model_id: str, width: int, height: int, variant: int = 0, caption: str = ""
+    *,
+    prompt: str,
+    model_id: str,
+    width: int,
+    height: int,
+    variant: int = 0,
+    caption: str = "",
+    reference: bytes | None = None,
 ) -> bytes:
-    """Render a PNG in colours taken from the prompt, labelled SIMULATED, the model and prompt."""
+    """Render a PNG in colours taken from the prompt, labelled SIMULATED, the model and prompt,
+    with the reference image (if any) in a labelled frame."""
     picture = _gradient(prompt, variant, (width, height))
     picture.alpha_composite(_labels(prompt, model_id, caption, (width, height)))
+    picture.alpha_composite(_reference_layer(reference, (width, height)))
     buffer = io.BytesIO()
     # Fast compression: the simulator at zero delay is what the worker benchmark measures.
     picture.convert("RGB").save(buffer, format="PNG", compress_level=1)
@@ -31,12 +45,20 @@ def render_image(
 
 
 def render_animation(
-    *, prompt: str, model_id: str, width: int, height: int, caption: str = ""
+    *,
+    prompt: str,
+    model_id: str,
+    width: int,
+    height: int,
+    caption: str = "",
+    reference: bytes | None = None,
 ) -> bytes:
-    """Render a short H.264 MP4 of a ball crossing a labelled background."""
+    """Render a short H.264 MP4 of a ball crossing a labelled background (and the reference
+    image, if any, in its frame)."""
     width, height = width - width % 2, height - height % 2  # 4:2:0 needs even sides
     background = _gradient(prompt, 0, (width, height))
     labels = _labels(prompt, model_id, caption, (width, height))
+    labels.alpha_composite(_reference_layer(reference, (width, height)))
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=1000 // FRAME_MILLISECONDS)
@@ -47,6 +69,59 @@ def render_animation(
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))  # flush the encoder
     return buffer.getvalue()
+
+
+def reference_box(size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Where the reference image's frame is: (left, top, right, bottom) in the picture."""
+    width, height = size
+    right, bottom = round(width * (1 - REFERENCE_MARGIN)), round(height * (1 - REFERENCE_MARGIN))
+    return (
+        right - round(width * REFERENCE_SHARE),
+        bottom - round(height * REFERENCE_SHARE),
+        right,
+        bottom,
+    )
+
+
+def fit_reference(
+    reference: Image.Image, box: tuple[int, int, int, int]
+) -> tuple[int, int, int, int]:
+    """Where the reference image goes inside `box`: as large as fits, centred."""
+    left, top, right, bottom = box
+    scale = min((right - left) / reference.width, (bottom - top) / reference.height)
+    width, height = max(1, round(reference.width * scale)), max(1, round(reference.height * scale))
+    x, y = left + (right - left - width) // 2, top + (bottom - top - height) // 2
+    return x, y, x + width, y + height
+
+
+def _reference_layer(reference: bytes | None, size: tuple[int, int]) -> Image.Image:
+    """A transparent layer with the reference image in a white, labelled frame."""
+    layer = Image.new("RGBA", size, (0, 0, 0, 0))
+    image = _open_reference(reference)
+    if image is None:
+        return layer
+    box = reference_box(size)
+    draw = ImageDraw.Draw(layer)
+    border = max(2, size[0] // 200)
+    outer = (box[0] - border, box[1] - border, box[2] + border, box[3] + border)
+    draw.rectangle(outer, fill=(0, 0, 0, 255), outline=(255, 255, 255, 255), width=border)
+    placed = fit_reference(image, box)
+    layer.paste(image.resize((placed[2] - placed[0], placed[3] - placed[1])), placed[:2])
+    font = _font(max(8, (box[3] - box[1]) / 12))
+    _draw_centred(draw, REFERENCE_LABEL, font, ((box[0] + box[2]) / 2, box[1] - font.size))
+    return layer
+
+
+def _open_reference(reference: bytes | None) -> Image.Image | None:
+    if reference is None:
+        return None
+    try:
+        with Image.open(io.BytesIO(reference)) as image:
+            if image.width * image.height > MAX_REFERENCE_PIXELS:
+                return None
+            return image.convert("RGBA")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def _frame(background: Image.Image, labels: Image.Image, index: int) -> Image.Image:

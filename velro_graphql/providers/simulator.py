@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import re
 import secrets
 import time
@@ -18,6 +19,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
+
+import httpx
 
 from velro_graphql.providers.base import (
     LogLine,
@@ -29,6 +32,8 @@ from velro_graphql.providers.base import (
     RejectedByProvider,
 )
 from velro_graphql.providers.placeholder import render_animation, render_image
+
+log = logging.getLogger(__name__)
 
 FAILURE_MARKER = "[simulate-failure]"
 HANG_MARKER = "[simulate-hang]"
@@ -50,6 +55,9 @@ IMAGE_SIZES = {
     "landscape_4_3": (1024, 768),
     "landscape_16_9": (1024, 576),
 }
+# What the simulator fetches of a reference image, as fal would fetch it from `image_url`.
+MAX_REFERENCE_BYTES = 20 * 1024 * 1024
+REFERENCE_TIMEOUT_SECONDS = 10.0
 _REQUEST_ID = re.compile(r"sim-(\d+)-[0-9a-f]{8}")
 _ASPECT_RATIO = re.compile(r"([1-9]\d*):([1-9]\d*)")
 
@@ -67,6 +75,7 @@ class SimulatorProvider:
         self._queue_seconds = queue_seconds
         self._run_seconds = run_seconds
         self._clock = clock
+        self._http: httpx.AsyncClient | None = None
 
     async def submit(self, request: ProviderRequest) -> str:
         return f"sim-{round(self._clock() * 1000)}-{secrets.token_hex(4)}"
@@ -85,7 +94,8 @@ class SimulatorProvider:
             raise RejectedByProvider(status.error or FAILURE_MESSAGE)
         if status.state != "COMPLETED":
             raise ProviderError(f"simulated request {request_id} is still {status.state}")
-        return await asyncio.to_thread(render_result, request, request_id)
+        reference = await self._reference(request)
+        return await asyncio.to_thread(render_result, request, request_id, reference)
 
     async def cancel(self, request: ProviderRequest, request_id: str) -> None:
         """Nothing to stop: a simulated request only exists in the clock."""
@@ -94,7 +104,23 @@ class SimulatorProvider:
         return {"name": self.name}
 
     async def close(self) -> None:
-        pass
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def _reference(self, request: ProviderRequest) -> bytes | None:
+        """The reference image at `image_url`, fetched like fal fetches it; None (and the
+        picture is drawn without it) when there is none or it cannot be read."""
+        url = request.arguments.get("image_url")
+        if not isinstance(url, str):
+            return None
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=REFERENCE_TIMEOUT_SECONDS)
+        try:
+            return await _fetch_capped(self._http, url, MAX_REFERENCE_BYTES)
+        except (httpx.HTTPError, ValueError) as error:
+            log.warning("simulator: no reference image from %s: %r", url.split("?")[0], error)
+            return None
 
     def _run_part(self, elapsed: float) -> float:
         if self._run_seconds <= 0:
@@ -134,20 +160,35 @@ def submitted_at(request_id: str) -> float:
     return int(match.group(1)) / 1000
 
 
-def render_result(request: ProviderRequest, request_id: str) -> ProviderResult:
+async def _fetch_capped(http: httpx.AsyncClient, url: str, max_bytes: int) -> bytes:
+    async with http.stream("GET", url) as response:
+        response.raise_for_status()
+        body = bytearray()
+        async for chunk in response.aiter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                raise ValueError(f"reference image over {max_bytes} bytes")
+    return bytes(body)
+
+
+def render_result(
+    request: ProviderRequest, request_id: str, reference: bytes | None = None
+) -> ProviderResult:
     """Render the placeholder outputs of a completed request (CPU-bound: run it in a thread)."""
     seed = _seed(request, request_id)
     raw: dict[str, Any] = {"simulated": True, "seed": str(seed), "prompt": _prompt(request)}
     if request.media_type == "image":
-        outputs = _images(request, seed)
+        outputs = _images(request, seed, reference)
     else:
-        outputs = (_animation(request, seed),)
+        outputs = (_animation(request, seed, reference),)
     if NSFW_MARKER in _prompt(request):
         outputs = tuple(replace(output, nsfw=True) for output in outputs)
     return ProviderResult(outputs, raw)
 
 
-def _images(request: ProviderRequest, seed: int) -> tuple[ProviderOutput, ...]:
+def _images(
+    request: ProviderRequest, seed: int, reference: bytes | None
+) -> tuple[ProviderOutput, ...]:
     count = _image_count(request.arguments)
     width, height = image_size(request.arguments)
     return tuple(
@@ -160,6 +201,7 @@ def _images(request: ProviderRequest, seed: int) -> tuple[ProviderOutput, ...]:
                 height=height,
                 variant=index,
                 caption=f"image {index + 1} of {count}" if count > 1 else "",
+                reference=reference,
             ),
             content_type="image/png",
             width=width,
@@ -170,7 +212,7 @@ def _images(request: ProviderRequest, seed: int) -> tuple[ProviderOutput, ...]:
     )
 
 
-def _animation(request: ProviderRequest, seed: int) -> ProviderOutput:
+def _animation(request: ProviderRequest, seed: int, reference: bytes | None) -> ProviderOutput:
     """A short MP4 (H.264, as fal's video models deliver) stands in for the video."""
     width, height = _aspect_size(request.arguments.get("aspect_ratio"), VIDEO_LONG_SIDE)
     content = render_animation(
@@ -179,6 +221,7 @@ def _animation(request: ProviderRequest, seed: int) -> ProviderOutput:
         width=width,
         height=height,
         caption="video stand-in",
+        reference=reference,
     )
     return ProviderOutput(None, content, "video/mp4", width, height, str(seed))
 

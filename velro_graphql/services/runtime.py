@@ -126,6 +126,7 @@ async def _storage(settings: Settings, stack: AsyncExitStack) -> Storage:
             settings.supabase_service_role_key,
             max_image_bytes=settings.max_image_bytes,
             max_video_bytes=settings.max_video_bytes,
+            max_upload_bytes=settings.max_upload_bytes,
         )
         stack.push_async_callback(supabase.close)
         return supabase

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Protocol
 
 GENERATIONS_BUCKET = "generations"
 THUMBNAILS_BUCKET = "thumbnails"
+UPLOADS_BUCKET = "uploads"
+UPLOAD_TYPES = ("image/jpeg", "image/png", "image/webp")
 
 
 class StorageError(Exception):
@@ -14,6 +17,22 @@ class StorageError(Exception):
 
 class StorageRefused(StorageError):
     """The backend refused our credentials: a configuration to fix, not an outage to wait out."""
+
+
+class ObjectTooLarge(Exception):
+    """A client sent more bytes than its signed upload URL allows."""
+
+
+class ObjectExists(Exception):
+    """A signed upload URL was used again: the object it names is already there."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedUpload:
+    """Where a client PUTs an object's bytes, and the headers it must send with them."""
+
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Storage(Protocol):
@@ -25,6 +44,16 @@ class Storage(Protocol):
 
     async def sign(self, bucket: str, paths: list[str], *, expires_in: int) -> dict[str, str]:
         """Return a signed, expiring URL for each path that exists (missing ones are left out)."""
+        ...
+
+    async def sign_upload(
+        self, bucket: str, path: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> SignedUpload:
+        """Return a URL a client may PUT the object to once, for about `expires_in` seconds."""
+        ...
+
+    async def read(self, bucket: str, path: str, *, max_bytes: int) -> bytes | None:
+        """Return the object's bytes (at most `max_bytes` + 1 of them), or None when absent."""
         ...
 
     async def remove(self, bucket: str, paths: list[str]) -> None: ...

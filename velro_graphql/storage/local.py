@@ -9,10 +9,12 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
-from velro_graphql.storage.base import StorageError
+from velro_graphql.storage.base import ObjectExists, ObjectTooLarge, SignedUpload, StorageError
 
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
@@ -39,6 +41,15 @@ def verify_signed(
         return False
     expected = signature_for(secret, bucket, path, expires_at)
     return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+
+def upload_signature_for(
+    secret: bytes, bucket: str, path: str, expires: int, max_bytes: int, content_type: str
+) -> str:
+    """Return the hex HMAC-SHA256 that authorises one PUT of `bucket/path`: its size cap and
+    content type are signed too, so a client cannot raise or change them."""
+    message = f"PUT\n{bucket}/{path}\n{expires}\n{max_bytes}\n{content_type}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
 def check_object_path(bucket: str, path: str) -> None:
@@ -89,6 +100,59 @@ class LocalStorage:
         """Whether a signed URL's parameters are valid now."""
         return verify_signed(self._secret, bucket, path, expires, signature, time.time())
 
+    async def sign_upload(
+        self, bucket: str, path: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> SignedUpload:
+        """A URL of this app that takes one PUT of the object (see `receive`)."""
+        self.file_path(bucket, path)
+        expires = int(time.time()) + expires_in
+        signature = upload_signature_for(
+            self._secret, bucket, path, expires, max_bytes, content_type
+        )
+        query = urlencode({"expires": expires, "max": max_bytes, "signature": signature})
+        url = f"{self._base_url}/files/{bucket}/{quote(path, safe='/')}?{query}"
+        return SignedUpload(url, {"Content-Type": content_type})
+
+    def verify_upload(
+        self,
+        bucket: str,
+        path: str,
+        *,
+        expires: str,
+        max_bytes: str,
+        content_type: str,
+        signature: str,
+    ) -> int | None:
+        """The size cap of a valid, unexpired signed upload URL; None for any other."""
+        if not (expires.isdigit() and max_bytes.isdigit()) or int(expires) <= time.time():
+            return None
+        expected = upload_signature_for(
+            self._secret, bucket, path, int(expires), int(max_bytes), content_type
+        )
+        valid = hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+        return int(max_bytes) if valid else None
+
+    async def receive(
+        self, bucket: str, path: str, chunks: AsyncIterator[bytes], *, max_bytes: int
+    ) -> int:
+        """Stream a PUT body to `bucket/path`, cutting it off past `max_bytes`; the object is
+        created once (ObjectExists after). Return the number of bytes stored."""
+        target = self.file_path(bucket, path)
+        fd, temp = await asyncio.to_thread(_temp_beside, target)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                size = await _copy_capped(chunks, out, max_bytes)
+            await asyncio.to_thread(_link_once, Path(temp), target)
+        finally:
+            Path(temp).unlink(missing_ok=True)
+        return size
+
+    async def read(self, bucket: str, path: str, *, max_bytes: int) -> bytes | None:
+        file = self.open_file(bucket, path)
+        if file is None:
+            return None
+        return await asyncio.to_thread(_read_head, file, max_bytes + 1)
+
     def open_file(self, bucket: str, path: str) -> Path | None:
         """Return the stored file for `bucket/path`, or None when it is absent or invalid."""
         try:
@@ -125,6 +189,34 @@ def _write_atomically(target: Path, data: bytes) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _temp_beside(target: Path) -> tuple[int, str]:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+
+
+async def _copy_capped(chunks: AsyncIterator[bytes], out: BinaryIO, max_bytes: int) -> int:
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise ObjectTooLarge(f"More than {max_bytes} bytes.")
+        await asyncio.to_thread(out.write, chunk)
+    return size
+
+
+def _link_once(temp: Path, target: Path) -> None:
+    """Give the finished file its name unless one is there already (never overwrite)."""
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise ObjectExists(str(target.name)) from None
+
+
+def _read_head(file: Path, limit: int) -> bytes:
+    with file.open("rb") as source:
+        return source.read(limit)
 
 
 def _unlink_all(files: list[Path]) -> None:

@@ -14,6 +14,9 @@ from storage3.utils import StorageException
 from velro_graphql.storage.base import (
     GENERATIONS_BUCKET,
     THUMBNAILS_BUCKET,
+    UPLOAD_TYPES,
+    UPLOADS_BUCKET,
+    SignedUpload,
     StorageError,
     StorageRefused,
 )
@@ -37,9 +40,11 @@ class SupabaseStorage:
         timeout: float = 30,
         max_image_bytes: int = 50 * MB,
         max_video_bytes: int = 500 * MB,
+        max_upload_bytes: int = 20 * MB,
     ) -> None:
         self._max_image_bytes = max_image_bytes
         self._max_video_bytes = max_video_bytes
+        self._max_upload_bytes = max_upload_bytes
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)), http2=True
         )
@@ -64,6 +69,26 @@ class SupabaseStorage:
             urls.update({item["path"]: item["signedURL"] for item in items if item["signedURL"]})
         return urls
 
+    async def sign_upload(
+        self, bucket: str, path: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> SignedUpload:
+        """Supabase's signed upload URL (it lives two hours, set by Supabase; the bucket's size
+        limit and types bound what it takes, and it is refused once used)."""
+        with _storage_errors(f"sign an upload to {bucket}/{path}"):
+            signed = await self._client.from_(bucket).create_signed_upload_url(path)
+        return SignedUpload(signed["signed_url"], {"Content-Type": content_type})
+
+    async def read(self, bucket: str, path: str, *, max_bytes: int) -> bytes | None:
+        """The object's bytes (the bucket's size limit bounds them), or None when absent."""
+        try:
+            with _storage_errors(f"read {bucket}/{path}"):
+                data = await self._client.from_(bucket).download(path)
+        except StorageError as exc:
+            if _is_missing(exc.__cause__):
+                return None
+            raise
+        return data[: max_bytes + 1]
+
     async def remove(self, bucket: str, paths: list[str]) -> None:
         for batch in _batches(paths, _REMOVE_BATCH):
             with _storage_errors(f"remove {len(batch)} paths from {bucket}"):
@@ -73,12 +98,14 @@ class SupabaseStorage:
         await self.ensure_buckets()
 
     async def ensure_buckets(self) -> list[str]:
-        """Create the private generations and thumbnails buckets when absent; return new ones."""
+        """Create the private generations, thumbnails and uploads buckets when absent; return
+        the new ones."""
         wanted = {
             GENERATIONS_BUCKET: _bucket_options(
                 max(self._max_image_bytes, self._max_video_bytes), [*IMAGE_TYPES, *VIDEO_TYPES]
             ),
             THUMBNAILS_BUCKET: _bucket_options(self._max_image_bytes, ["image/webp"]),
+            UPLOADS_BUCKET: _bucket_options(self._max_upload_bytes, list(UPLOAD_TYPES)),
         }
         with _storage_errors("list buckets"):
             existing = {bucket.id: bucket for bucket in await self._client.list_buckets()}
@@ -118,6 +145,14 @@ def _batches(items: list[str], size: int) -> Iterator[list[str]]:
 
 def _is_duplicate(exc: BaseException | None) -> bool:
     return isinstance(exc, StorageApiError) and str(exc.status) == "409"
+
+
+def _is_missing(exc: BaseException | None) -> bool:
+    return (
+        isinstance(exc, StorageApiError)
+        and str(exc.status) in ("400", "404")
+        and (exc.code in ("not_found", "NoSuchKey") or "not found" in exc.message.lower())
+    )
 
 
 def _is_refusal(exc: StorageApiError) -> bool:

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from velro_graphql.config import Settings
 from velro_graphql.entities import Job
+from velro_graphql.services import uploads
 from velro_graphql.services.generations import outputs, run
 from velro_graphql.services.runtime import Runtime, open_runtime
 from velro_graphql.worker.metrics_server import serving_metrics
@@ -91,6 +92,7 @@ class Worker:
         while True:
             await _logged(run.reap_overdue(self.rt))
             await _logged(outputs.copy_pending(self.rt))
+            await _logged(uploads.remove_stale(self.rt))
             await asyncio.sleep(self.rt.settings.worker_housekeeping_seconds)
 
     async def _drain(self) -> None:

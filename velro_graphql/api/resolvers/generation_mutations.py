@@ -54,6 +54,9 @@ def start_input(given: StartGenerationInput) -> StartInput:
         if given.project_id is not None
         else None,
         idempotency_key=given.idempotency_key,
+        image_upload_id=expect_global_id(given.image_upload_id, "Upload", field="imageUploadId")
+        if given.image_upload_id is not None
+        else None,
     )
 
 

@@ -30,9 +30,10 @@ from velro_graphql.api.types.relay import (
     expect_global_id,
     from_global_id,
 )
+from velro_graphql.api.types.upload import Upload, load_upload
 from velro_graphql.api.types.user import User, list_projects
 from velro_graphql.errors import NotFound
-from velro_graphql.services import credits
+from velro_graphql.services import credits, uploads
 from velro_graphql.services.generations import reads
 from velro_graphql.services.generations.start import quote_generation
 
@@ -120,6 +121,14 @@ class Query:
         )
         return connection_from(page, CreditTransaction.from_entity, after=after is not None)
 
+    @strawberry.field(description="The caller's uploads, newest first.")
+    async def uploads(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Upload]:
+        ctx = info.context
+        page = await uploads.list_uploads(ctx.session, ctx.caller.user_id, first=first, after=after)
+        return connection_from(page, Upload.from_entity, after=after is not None)
+
     @strawberry.field(description="Any object by its global id.")
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         type_name, uuid = from_global_id(id)
@@ -130,6 +139,8 @@ class Query:
             return await _generation(ctx, uuid)
         if type_name == "User" and uuid == ctx.caller.user_id:
             return await _me(ctx)
+        if type_name == "Upload" and (upload := await load_upload(ctx, uuid)):
+            return upload
         raise NotFound("No such object.", field="id")
 
 

@@ -14,6 +14,7 @@ from velro_graphql.api.types.enums import GenerationStatus
 from velro_graphql.api.types.model import Model
 from velro_graphql.api.types.output import Output
 from velro_graphql.api.types.relay import Node, to_global_id
+from velro_graphql.api.types.upload import Upload, load_upload
 from velro_graphql.services.eta import estimate_completion
 from velro_graphql.services.read_model import round_fraction
 
@@ -62,7 +63,7 @@ class Generation(Node):
     )
     favorite: bool = strawberry.field(description="Marked as a favourite (setGenerationFavorite).")
     image_url: str | None = strawberry.field(
-        description="The reference image URL it was started with, if any."
+        description="The reference image URL the provider got (for an upload: signed, expiring)."
     )
     created_at: datetime = strawberry.field(description="When it was started.")
     started_at: datetime | None = strawberry.field(
@@ -144,6 +145,10 @@ class Generation(Node):
         return estimate_completion(
             self.entity, timing, typical_seconds=typical, now=datetime.now(UTC)
         )
+
+    @strawberry.field(description="The uploaded picture it was made from (imageUploadId).")
+    async def input_image(self, info: strawberry.Info[Context]) -> Upload | None:
+        return await load_upload(info.context, self.entity.input_upload_id)
 
     @strawberry.field(description="Its catalog model (null if it has left the catalog).")
     def model(self, info: strawberry.Info[Context]) -> Model | None:

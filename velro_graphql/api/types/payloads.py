@@ -104,6 +104,9 @@ class StartGenerationInput:
     idempotency_key: str | None = strawberry.field(
         default=None, description="A retry with the same key returns the first generation."
     )
+    image_upload_id: strawberry.ID | None = strawberry.field(
+        default=None, description="A READY upload of the caller's, as the reference image."
+    )
 
 
 @strawberry.type(description="What a start would cost, asked before starting.")

@@ -12,6 +12,7 @@ from velro_graphql.api.types.lists import ProjectFilter, ProjectOrder, page_args
 from velro_graphql.api.types.project import Project
 from velro_graphql.api.types.relay import Connection, Node, connection_from, to_global_id
 from velro_graphql.api.types.stats import Stats
+from velro_graphql.api.types.upload import load_upload
 from velro_graphql.services import projects
 from velro_graphql.services.pagination import PageArgs
 from velro_graphql.services.stats import usage_of
@@ -25,10 +26,10 @@ class User(Node):
     id: strawberry.ID = strawberry.field(description="Global id.")
     email: str | None = strawberry.field(description="The sign-in email.")
     display_name: str | None = strawberry.field(description="The name shown to others.")
-    avatar_url: str | None = strawberry.field(description="The avatar picture's URL.")
     plan: str = strawberry.field(description="free, pro or team.")
     credits_balance: int = strawberry.field(description="Credits left to spend.")
     created_at: datetime = strawberry.field(description="When the account was made.")
+    entity: strawberry.Private[entities.Profile]
 
     @classmethod
     def from_entity(cls, profile: entities.Profile) -> User:
@@ -36,11 +37,18 @@ class User(Node):
             id=to_global_id("User", profile.id),
             email=profile.email,
             display_name=profile.display_name,
-            avatar_url=profile.avatar_url,
             plan=profile.plan,
             credits_balance=profile.credits_balance,
             created_at=profile.created_at,
+            entity=profile,
         )
+
+    @strawberry.field(description="A signed URL of the avatar, valid for expiresIn seconds.")
+    async def avatar_url(
+        self, info: strawberry.Info[Context], expires_in: int | None = None
+    ) -> str | None:
+        avatar = await load_upload(info.context, self.entity.avatar_upload_id)
+        return await avatar.url(info, expires_in) if avatar else None
 
     @strawberry.field(description="The user's projects, by default newest first.")
     async def projects(

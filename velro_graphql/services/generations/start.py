@@ -3,6 +3,7 @@ then write the generation, its charge and its job in one transaction."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -20,11 +21,15 @@ from velro_graphql.services.credits import current_balance
 from velro_graphql.services.generations.finish import load_own, not_finished
 from velro_graphql.services.pricing import Price, quote
 from velro_graphql.services.runtime import Runtime
+from velro_graphql.services.uploads import ready_upload, signed_read_url
 
 MAX_PROMPT = 2000
 MAX_NEGATIVE_PROMPT = 1000
 MAX_IDEMPOTENCY_KEY = 200
 MAX_IMAGE_URL = 2048
+# The provider fetches an upload through a signed URL that outlives the model's deadline by this
+# much, so a request that waited in the provider's queue until the end can still read it.
+IMAGE_URL_MARGIN_SECONDS = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +42,7 @@ class StartInput:
     project_id: UUID | None = None
     idempotency_key: str | None = None
     parent_id: UUID | None = None
+    image_upload_id: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,7 @@ class Checked:
     provider: str
     deadline_seconds: int
     price: Price
+    image_upload_id: UUID | None = None
 
     def values(self, user_id: UUID) -> dict[str, Any]:
         return {
@@ -77,6 +84,7 @@ class Checked:
             "idempotency_key": self.idempotency_key,
             "deadline_seconds": self.deadline_seconds,
             "input_hash": self.input_hash(),
+            "input_upload_id": self.image_upload_id,
         }
 
     def input_hash(self) -> str:
@@ -87,7 +95,8 @@ class Checked:
             self.negative_prompt,
             self.parameters,
             str(self.project_id) if self.project_id else None,
-            self.image_url,
+            # An upload's URL is signed anew on every start: the upload is what was given.
+            str(self.image_upload_id) if self.image_upload_id else self.image_url,
         ]
         canonical = json.dumps(given, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
@@ -108,7 +117,7 @@ def check_start(
         model=model,
         prompt=_prompt(given.prompt),
         negative_prompt=_negative_prompt(model, given.negative_prompt),
-        image_url=_image_url(model, given.image_url),
+        image_url=_image_url(model, given),
         parameters=parameters,
         project_id=given.project_id,
         idempotency_key=_idempotency_key(given.idempotency_key),
@@ -116,6 +125,7 @@ def check_start(
         provider=provider,
         deadline_seconds=deadline_override or model.deadline_seconds,
         price=quote(model, parameters),
+        image_upload_id=given.image_upload_id,
     )
 
 
@@ -162,13 +172,20 @@ def _negative_prompt(model: Model, negative_prompt: str | None) -> str | None:
     return negative_prompt
 
 
-def _image_url(model: Model, image_url: str | None) -> str | None:
-    if image_url is None:
+def _image_url(model: Model, given: StartInput) -> str | None:
+    """The given https image URL, after checking the model's need for an image (an upload's
+    URL is signed later, once the upload is checked)."""
+    image_url, field = given.image_url, "imageUrl" if given.image_url else "imageUploadId"
+    if image_url is not None and given.image_upload_id is not None:
+        raise BadUserInput("Give imageUploadId or imageUrl, not both.", field="imageUploadId")
+    if image_url is None and given.image_upload_id is None:
         if model.requires_image:  # it edits or animates a given picture
-            raise BadUserInput(f"{model.name} needs a reference image.", field="imageUrl")
+            raise BadUserInput(f"{model.name} needs a reference image.", field=field)
         return None
     if not model.accepts_image:
-        raise BadUserInput(f"{model.name} takes no reference image.", field="imageUrl")
+        raise BadUserInput(f"{model.name} takes no reference image.", field=field)
+    if image_url is None:
+        return None
     parsed = urlparse(image_url)
     if parsed.scheme != "https" or not parsed.netloc or len(image_url) > MAX_IMAGE_URL:
         raise BadUserInput("imageUrl must be an https URL.", field="imageUrl")
@@ -215,10 +232,11 @@ async def retry_generation(rt: Runtime, caller: Caller, generation_id: UUID) -> 
         model_id=source.model_id,
         prompt=source.prompt,
         negative_prompt=source.negative_prompt,
-        image_url=source.image_url,
+        image_url=None if source.input_upload_id else source.image_url,
         parameters=source.parameters,
         project_id=source.project_id,
         parent_id=source.id,
+        image_upload_id=source.input_upload_id,
     )
     return await start_generation(rt, caller, given)
 
@@ -230,6 +248,7 @@ async def _create(rt: Runtime, caller: Caller, checked: Checked) -> Started:
         if existing is not None:
             return existing
         await _check_project(conn, caller.user_id, checked.project_id)
+        checked = await _with_upload_url(rt, conn, caller.user_id, checked)
         generation = await updates.insert(conn, checked.values(caller.user_id))
         if generation is None:  # a concurrent request with the same key won the race
             raced = await _made_by_key(conn, caller.user_id, checked)
@@ -264,6 +283,18 @@ async def _made_by_key(conn: Queryable, user_id: UUID, checked: Checked) -> Star
             field="idempotencyKey",
         )
     return Started(generation, await current_balance(conn, user_id), created=False)
+
+
+async def _with_upload_url(
+    rt: Runtime, conn: Queryable, user_id: UUID, checked: Checked
+) -> Checked:
+    """The input with the signed URL the provider reads the upload through."""
+    if checked.image_upload_id is None:
+        return checked
+    upload = await ready_upload(conn, user_id, checked.image_upload_id, field="imageUploadId")
+    expires_in = checked.deadline_seconds + IMAGE_URL_MARGIN_SECONDS
+    url = await signed_read_url(rt, upload, expires_in=expires_in)
+    return dataclasses.replace(checked, image_url=url)
 
 
 async def _check_project(conn: Queryable, user_id: UUID, project_id: UUID | None) -> None:
