@@ -5,6 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from graphql import GraphQLInputObjectType, GraphQLObjectType
+
+from velro_graphql.api.schema import build_schema
+
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
 
 
@@ -37,3 +41,17 @@ def test_contract_names_are_present(schema: Any) -> None:
         "deleteProject(input: DeleteProjectInput!): DeleteProjectPayload!",
     ):
         assert name in sdl, name
+
+
+def test_every_type_and_field_has_a_description() -> None:
+    """A frontend reads the schema: nothing in it is left unexplained."""
+    schema = build_schema()._schema
+    missing = []
+    for name, kind in schema.type_map.items():
+        if name.startswith("__") or name in ("String", "Int", "Float", "Boolean", "ID"):
+            continue
+        if not kind.description:
+            missing.append(name)
+        if isinstance(kind, GraphQLObjectType | GraphQLInputObjectType):
+            missing += [f"{name}.{f}" for f, field in kind.fields.items() if not field.description]
+    assert missing == []

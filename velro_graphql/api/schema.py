@@ -96,10 +96,14 @@ class VelroSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> VelroSchema:
     """The schema with its per-operation extensions, in the order they run."""
+    mutation = merge_types("Mutation", (ProjectMutation, GenerationMutation, UploadMutation))
+    mutation.__strawberry_definition__.description = (  # type: ignore[attr-defined]
+        "Every change a caller can make; each answers its object and userErrors."
+    )
     return VelroSchema(
         settings or Settings(),
         query=Query,
-        mutation=merge_types("Mutation", (ProjectMutation, GenerationMutation, UploadMutation)),
+        mutation=mutation,
         subscription=Subscription,
         types=[Project, Generation, User, Upload],
     )

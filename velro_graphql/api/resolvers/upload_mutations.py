@@ -16,43 +16,57 @@ from velro_graphql.services.uploads import Completed, CreatedUpload
 Info = strawberry.Info[Context]
 
 
-@strawberry.input
+@strawberry.input(description="A picture about to be uploaded.")
 class CreateUploadInput:
-    filename: str
+    filename: str = strawberry.field(description="The picture's file name.")
     content_type: str = strawberry.field(description="image/jpeg, image/png or image/webp.")
     byte_size: int = strawberry.field(description="At most MAX_UPLOAD_BYTES (default 20 MB).")
-    purpose: UploadPurpose = UploadPurpose.REFERENCE_IMAGE
+    purpose: UploadPurpose = strawberry.field(
+        default=UploadPurpose.REFERENCE_IMAGE, description="REFERENCE_IMAGE (default) or AVATAR."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="One of the caller's uploads.")
 class UploadIdInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The upload's global id.")
 
 
-@strawberry.input
+@strawberry.input(description="Profile fields to change; null ones stay.")
 class UpdateProfileInput:
-    display_name: str | None = None
+    display_name: str | None = strawberry.field(
+        default=None, description="1-100 characters; null leaves it."
+    )
     avatar_upload_id: strawberry.ID | None = strawberry.field(
         default=None, description="A READY upload of purpose AVATAR."
     )
 
 
-@strawberry.type
+@strawberry.type(description="The upload, or why not.")
 class UploadPayload:
-    upload: Upload | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    upload: Upload | None = strawberry.field(default=None, description="The upload; null on error.")
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="What was wrong with the input."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The deleted upload's id, or why not.")
 class DeleteUploadPayload:
-    deleted_upload_id: strawberry.ID | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    deleted_upload_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The deleted upload's id."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="What was wrong with the input."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="The updated profile, or why not.")
 class UpdateProfilePayload:
-    user: User | None = None
-    user_errors: list[UserError] = strawberry.field(default_factory=list)
+    user: User | None = strawberry.field(
+        default=None, description="The updated profile; null on error."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="What was wrong with the input."
+    )
 
 
 def _created(created: CreatedUpload | None, errors: list[UserError]) -> UploadPayload:

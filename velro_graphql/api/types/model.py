@@ -15,28 +15,28 @@ from velro_graphql.services.pricing import quote
 
 @strawberry.type(description="One input a model accepts, after fal's input schema.")
 class ModelParameter:
-    name: str
+    name: str = strawberry.field(description="The display name.")
     type: str = strawberry.field(description="string, integer, number, boolean or enum.")
-    required: bool
-    default: JSON | None
-    description: str
+    required: bool = strawberry.field(description="A start without it is refused.")
+    default: JSON | None = strawberry.field(description="What fal uses when it is left out.")
+    description: str = strawberry.field(description="What the parameter does.")
     values: list[str] | None = strawberry.field(description="The allowed values of an enum.")
-    min: float | None
-    max: float | None
+    min: float | None = strawberry.field(description="The smallest allowed number.")
+    max: float | None = strawberry.field(description="The largest allowed number.")
 
 
 @strawberry.type(description="A parameter value that scales the price (e.g. 1080p, audio).")
 class PriceMultiplier:
-    parameter: str
+    parameter: str = strawberry.field(description="The parameter the factor depends on.")
     value: str = strawberry.field(description="As JSON prints it: 1080p, true, false.")
-    factor: float
+    factor: float = strawberry.field(description="The price multiplier for that value.")
 
 
 @strawberry.type(description="A model's price: `credits` per `unit`, scaled by multipliers.")
 class Pricing:
-    unit: PriceUnit
-    credits: int
-    multipliers: list[PriceMultiplier]
+    unit: PriceUnit = strawberry.field(description="What one price unit is.")
+    credits: int = strawberry.field(description="Credits per unit.")
+    multipliers: list[PriceMultiplier] = strawberry.field(description="Factors by parameter value.")
     seconds: int | None = strawberry.field(
         description="For VIDEO_SECOND models without a duration parameter: the video's length."
     )
@@ -45,25 +45,27 @@ class Pricing:
 @strawberry.type(description="A generation model from the catalog.")
 class Model:
     id: str = strawberry.field(description="The fal endpoint id, e.g. fal-ai/flux-pro.")
-    name: str
-    media_type: MediaType
+    name: str = strawberry.field(description="The display name.")
+    media_type: MediaType = strawberry.field(description="IMAGE or VIDEO.")
     credits: int = strawberry.field(
         description="What one generation with the default parameters costs (see `pricing`; "
         "`generationQuote` prices any input)."
     )
-    pricing: Pricing
+    pricing: Pricing = strawberry.field(description="How a start is priced.")
     provider: str = strawberry.field(
         description="The provider that would run it: fal or simulator."
     )
-    deprecated: bool
-    accepts_negative_prompt: bool
-    accepts_image: bool
+    deprecated: bool = strawberry.field(description="Readable, but no new starts.")
+    accepts_negative_prompt: bool = strawberry.field(description="It takes negativePrompt.")
+    accepts_image: bool = strawberry.field(description="It takes imageUploadId or imageUrl.")
     requires_image: bool = strawberry.field(description="It edits or animates a given image.")
-    typical_duration_seconds: int
+    typical_duration_seconds: int = strawberry.field(description="Usual queue and run time.")
     licence: Licence = strawberry.field(
         description="RESEARCH models cannot be started unless the server allows them."
     )
-    parameters: list[ModelParameter]
+    parameters: list[ModelParameter] = strawberry.field(
+        description="Its input schema, as fal publishes it."
+    )
 
     @classmethod
     def from_entity(cls, model: catalog.Model, *, provider: str) -> Model:

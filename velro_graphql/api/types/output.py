@@ -18,13 +18,17 @@ MAX_EXPIRY = 7 * 24 * 3600
 
 @strawberry.type(description="One file a generation produced.")
 class Output:
-    position: int
-    content_type: str | None
-    width: int | None
-    height: int | None
-    byte_size: int | None
-    duration_seconds: float | None
-    sha256: str | None
+    position: int = strawberry.field(description="Its place among the outputs, from 0.")
+    content_type: str | None = strawberry.field(
+        description="Sniffed from the bytes, e.g. image/png."
+    )
+    width: int | None = strawberry.field(description="Pixels across (images and videos).")
+    height: int | None = strawberry.field(description="Pixels down (images and videos).")
+    byte_size: int | None = strawberry.field(description="The stored file size; null until stored.")
+    duration_seconds: float | None = strawberry.field(
+        description="A video's length; null for images."
+    )
+    sha256: str | None = strawberry.field(description="Hex digest of the stored bytes.")
     seed: str | None = strawberry.field(description="As text: provider seeds exceed 64 bits.")
     stored: bool = strawberry.field(
         description="False while the file is only at the provider (its URL expires); "

@@ -89,18 +89,22 @@ class DeleteProjectPayload:
     )
 
 
-@strawberry.input
+@strawberry.input(description="What to generate, with which model and where to file it.")
 class StartGenerationInput:
     model_id: str = strawberry.field(description="A catalog model id, e.g. fal-ai/flux-pro.")
-    prompt: str
-    negative_prompt: str | None = None
+    prompt: str = strawberry.field(description="What to make: 1-2000 characters.")
+    negative_prompt: str | None = strawberry.field(
+        default=None, description="What to avoid (models that take it)."
+    )
     image_url: str | None = strawberry.field(
         default=None, description="https URL of a reference image, for models that take one."
     )
     parameters: JSON | None = strawberry.field(
         default=None, description="The model's parameters, as listed by `models`."
     )
-    project_id: strawberry.ID | None = None
+    project_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The project to file it in."
+    )
     idempotency_key: str | None = strawberry.field(
         default=None, description="A retry with the same key returns the first generation."
     )

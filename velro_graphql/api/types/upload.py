@@ -28,9 +28,9 @@ class UploadPurpose(Enum):
 
 @strawberry.type(description="A picture sent with `PUT uploadUrl`, then checked by completeUpload.")
 class Upload(Node):
-    id: strawberry.ID
-    status: UploadStatus
-    purpose: UploadPurpose
+    id: strawberry.ID = strawberry.field(description="Global id.")
+    status: UploadStatus = strawberry.field(description="PENDING, READY or REJECTED.")
+    purpose: UploadPurpose = strawberry.field(description="REFERENCE_IMAGE or AVATAR.")
     upload_url: str | None = strawberry.field(
         description="Where to PUT the bytes (with uploadHeaders); given by createUpload only."
     )
@@ -38,13 +38,13 @@ class Upload(Node):
         description="The headers the PUT must carry, as a JSON object."
     )
     expires_at: datetime = strawberry.field(description="When uploadUrl stops taking the PUT.")
-    filename: str
-    content_type: str
-    byte_size: int
-    width: int | None
-    height: int | None
+    filename: str = strawberry.field(description="The name the client gave.")
+    content_type: str = strawberry.field(description="The declared, then checked, type.")
+    byte_size: int = strawberry.field(description="Declared size; the stored size once READY.")
+    width: int | None = strawberry.field(description="Pixels across, once READY.")
+    height: int | None = strawberry.field(description="Pixels down, once READY.")
     error: str | None = strawberry.field(description="Why the file was REJECTED.")
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When createUpload made it.")
     entity: strawberry.Private[entities.Upload]
 
     @classmethod
