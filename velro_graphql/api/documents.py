@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import sys
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from graphql import (
@@ -28,6 +27,7 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.schema import validate_document
 
+from velro_graphql.api.bounded_cache import BoundedCache
 from velro_graphql.api.persisted import sha256_hex
 from velro_graphql.config import Settings
 from velro_graphql.errors import BadUserInput
@@ -63,20 +63,23 @@ class Documents:
         self._schema = schema
         self._rules = validation_rules(settings)
         self._max_tokens = settings.max_query_tokens
-        self._max_bytes = settings.document_cache_max_bytes
-        self._entries: OrderedDict[str, Checked] = OrderedDict()
-        self.cached_bytes = 0
+        self._cache = BoundedCache[Checked](
+            settings.document_cache_max_bytes, lambda checked: checked.weight
+        )
 
     def check(self, text: str) -> Checked:
         """Parse and validate `text` with every limit, or answer from the cache."""
         key = sha256_hex(text)
-        found = self._entries.get(key)
+        found = self._cache.get(key)
         if found is not None:
-            self._entries.move_to_end(key)
             return found
         checked = self._check(text)
-        self._keep(key, checked)
+        self._cache.put(key, checked)
         return checked
+
+    @property
+    def cached_bytes(self) -> int:
+        return self._cache.bytes
 
     def _check(self, text: str) -> Checked:
         refused_weight = sys.getsizeof(text) + _ENTRY_OVERHEAD  # an error keeps its source
@@ -91,15 +94,6 @@ class Documents:
         errors = validate_document(self._schema, document, self._rules)
         weight = sys.getsizeof(text) + AST_BYTES_PER_CHAR * len(text) + _ENTRY_OVERHEAD
         return Checked(document, tuple(errors), weight)
-
-    def _keep(self, key: str, checked: Checked) -> None:
-        if checked.weight > self._max_bytes:
-            return
-        self._entries[key] = checked
-        self.cached_bytes += checked.weight
-        while self.cached_bytes > self._max_bytes:
-            _, evicted = self._entries.popitem(last=False)
-            self.cached_bytes -= evicted.weight
 
 
 def validation_rules(settings: Settings) -> tuple[type[ASTValidationRule], ...]:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
 
+from velro_graphql.api.bounded_cache import BoundedCache
 from velro_graphql.errors import Unauthenticated
 
 if TYPE_CHECKING:
@@ -31,27 +31,20 @@ class PersistedQueries:
     def __init__(self, *, known_file: Path | None, only_known: bool, max_bytes: int) -> None:
         self.only_known = only_known
         self._known: dict[str, str] = _read(known_file) if known_file else {}
-        self._learned: OrderedDict[str, str] = OrderedDict()
-        self._max_bytes = max_bytes
-        self.learned_bytes = 0
+        self._learned = BoundedCache[str](max_bytes, _weight)
 
     def find(self, sha256: str) -> str | None:
         if sha256 in self._known:
             return self._known[sha256]
-        query = self._learned.get(sha256)
-        if query is not None:
-            self._learned.move_to_end(sha256)
-        return query
+        return self._learned.get(sha256)
 
     def learn(self, sha256: str, query: str) -> None:
         """Keep a document, evicting the least recently used ones past the byte bound."""
-        if sha256 in self._learned or _weight(query) > self._max_bytes:
-            return
-        self._learned[sha256] = query
-        self.learned_bytes += _weight(query)
-        while self.learned_bytes > self._max_bytes:
-            _, evicted = self._learned.popitem(last=False)
-            self.learned_bytes -= _weight(evicted)
+        self._learned.put(sha256, query)
+
+    @property
+    def learned_bytes(self) -> int:
+        return self._learned.bytes
 
     def is_known(self, query: str) -> bool:
         return sha256_hex(query) in self._known

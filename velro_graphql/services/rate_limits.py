@@ -65,9 +65,6 @@ class RateLimits:
         """Take `cost` from `key`'s budget, or raise RATE_LIMITED saying when to retry."""
         return await self._on_limiter(lambda limiter: _spend(limiter, item, key, cost))
 
-    async def budget(self, item: RateLimitItem, key: str) -> Budget:
-        return await self._on_limiter(lambda limiter: _budget(limiter, item, key))
-
     async def _on_limiter(
         self, use: Callable[[MovingWindowRateLimiter], Awaitable[Budget]]
     ) -> Budget:

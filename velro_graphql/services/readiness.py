@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -88,7 +87,7 @@ class Backoff:
         else:
             first = min(_FIRST_RETRY_SECONDS, self.retry_max_seconds)
             return backoff_delay(failures, first=first, cap=self.retry_max_seconds)
-        return base * random.uniform(0.5, 1.0)  # jitter: replicas do not probe in step
+        return backoff_delay(1, first=base, cap=base)  # the jitter alone: no doubling
 
 
 @dataclass(frozen=True)

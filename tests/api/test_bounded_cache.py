@@ -1,0 +1,21 @@
+"""The byte-bounded cache behind the document cache and the persisted-query store."""
+
+from __future__ import annotations
+
+from velro_graphql.api.bounded_cache import BoundedCache
+
+
+def test_the_least_recently_used_go_first_past_the_bound() -> None:
+    cache = BoundedCache[str](10, len)
+    for key in "abc":
+        cache.put(key, key * 3)
+    assert cache.get("a") == "aaa"  # now the most recently used
+    cache.put("d", "ddd")
+    assert "b" not in cache and all(k in cache for k in "acd")
+    assert cache.bytes == 9
+
+
+def test_an_entry_heavier_than_the_bound_is_not_kept() -> None:
+    cache = BoundedCache[str](4, len)
+    cache.put("big", "x" * 5)
+    assert "big" not in cache and cache.bytes == 0
