@@ -69,6 +69,9 @@ async def test_a_caller_cannot_create_a_project_for_someone_else(client: Any) ->
             )
 
 
+SEARCH = "SELECT id FROM velro.generations_matching($1, 'harbour')"
+
+
 async def test_the_prompt_search_function_keeps_the_owner_wall(client: Any) -> None:
     alice = await client.user("alice@example.com")
     bob = await client.user("bob@example.com")
@@ -76,11 +79,10 @@ async def test_the_prompt_search_function_keeps_the_owner_wall(client: Any) -> N
     async with pool.acquire() as conn:
         bobs = await make_generation(conn, bob.user_id, prompt="secret harbour")
         # The service's own connection sets no caller: the owner it passes applies.
-        found = await conn.fetch("SELECT velro.prompt_matches($1, 'harbour')", bob.user_id)
+        found = await conn.fetch(SEARCH, bob.user_id)
         assert [r[0] for r in found] == [bobs]
     session = CallerSession(pool, alice.claims)
     try:
-        sql = "SELECT velro.prompt_matches($1, 'harbour')"
-        assert await session.fetch(sql, bob.user_id) == []  # not the caller: nothing
+        assert await session.fetch(SEARCH, bob.user_id) == []  # not the caller: nothing
     finally:
         await session.close()

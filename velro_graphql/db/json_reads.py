@@ -26,6 +26,7 @@ from velro_graphql.db.read_model import (
     filter_sql,
     in_ordering,
     order_by,
+    source_sql,
 )
 from velro_graphql.db.session import Queryable
 
@@ -68,6 +69,7 @@ class _Builder:
     params: list[Any] = field(default_factory=list)
     aliases: int = 0
     plan_per_value: bool = False
+    sources: dict[str, str] = field(default_factory=dict)  # rows' SQL -> its CTE's name
 
     def param(self, value: Any) -> str:
         self.params.append(value)
@@ -76,6 +78,15 @@ class _Builder:
     def alias(self) -> str:
         self.aliases += 1
         return f"t{self.aliases}"
+
+    def source(self, rows: str) -> str:
+        """A name for rows that the statement reads once, however many times it uses them."""
+        return self.sources.setdefault(rows, f"s{len(self.sources) + 1}")
+
+    def with_clause(self) -> str:
+        ctes = ", ".join(f"{name} AS MATERIALIZED (SELECT * FROM {rows})"
+                         for rows, name in self.sources.items())  # fmt: skip
+        return f"WITH {ctes} " if ctes else ""
 
 
 async def fetch_json_text(conn: Queryable, user_id: UUID, root: tuple[Field, ...]) -> str | None:
@@ -88,6 +99,7 @@ async def fetch_json_text(conn: Queryable, user_id: UUID, root: tuple[Field, ...
     present = " AND ".join(f"r{n} IS NOT NULL" for n in range(len(root)))
     pairs = ", ".join(f"'{_key(f.key)}', r{n}" for n, f in enumerate(root))
     sql = (
+        f"{builder.with_clause()}"
         f"SELECT CASE WHEN {present} THEN json_build_object({pairs})::text END"
         f" FROM (SELECT {columns} OFFSET 0) AS data"
     )
@@ -126,7 +138,7 @@ def _nested_object(b: _Builder, obj: Object, outer: str | None) -> str:
 
 def _connection(b: _Builder, c: Connection, outer: str | None) -> str:
     alias, page = b.alias(), b.alias()
-    match = _match(b, c, alias, outer)
+    source, match = _rows(b, c), _match(b, c, alias, outer)
     keyset, descending = c.order.keyset, c.order.scan_descending
     after = ""
     if c.cursor is not None:
@@ -136,9 +148,9 @@ def _connection(b: _Builder, c: Connection, outer: str | None) -> str:
     order = order_by(keyset, descending, alias)
     rows = (
         f"SELECT {alias}.*, row_number() OVER (ORDER BY {order}) AS rn"
-        f" FROM {c.table.name} {alias} WHERE {match}{after} ORDER BY {order} LIMIT {first} + 1"
+        f" FROM {source} {alias} WHERE {match}{after} ORDER BY {order} LIMIT {first} + 1"
     )
-    total = f"(SELECT count(*) FROM {c.table.name} {alias} WHERE {match})"
+    total = f"(SELECT count(*) FROM {source} {alias} WHERE {match})"
     parts = ", ".join(
         f"'{_key(key)}', {_part(b, c, page, what, sub, total, first)}" for key, what, sub in c.parts
     )
@@ -146,11 +158,25 @@ def _connection(b: _Builder, c: Connection, outer: str | None) -> str:
     return f"(SELECT json_build_object({parts}) FROM ({rows}) {page} GROUP BY ())"
 
 
+def _rows(b: _Builder, c: Connection) -> str:
+    """What the connection reads: its table, or the rows its first filter with a source gives
+    (read once for the count and the page); `_match` applies the other filters to them."""
+    f, value = _sourced(c) or (None, None)
+    return c.table.name if f is None else b.source(source_sql(f, b.param(value)))
+
+
+def _sourced(c: Connection) -> tuple[ListFilter, Any] | None:
+    return next(((f, v) for f, v in c.filters if f.source is not None), None)
+
+
 def _match(b: _Builder, c: Connection, alias: str, outer: str | None) -> str:
     conditions = [f"{alias}.{c.table.owner} = $1{in_ordering(c.order.keyset, alias)}"]
     if c.parent_column is not None:
         conditions.append(f"{alias}.{c.parent_column} = {outer}.id")
+    sourced = _sourced(c)
     for f, value in c.filters:
+        if sourced is not None and f is sourced[0]:
+            continue
         b.plan_per_value |= f.plan_per_value
         conditions.append(filter_sql(f, f"{alias}.{f.column}", b.param(value)))
     return " AND ".join(conditions)

@@ -73,6 +73,17 @@ class ListFilter:
     # How many rows match depends so much on the value that a plan made without it (a generic
     # plan of a prepared statement) can scan every row: plan statements using it per value.
     plan_per_value: bool = False
+    # A set-returning function of ($1 the owner, `{v}` the value) giving the matching rows
+    # themselves: the compiled statement reads them once and counts and pages from them.
+    source: str | None = None
+
+
+def rows_from(function: str, cast: str) -> ListFilter:
+    """A filter whose matches `function(owner, value)` returns as rows of the list's table: the
+    per-field path tests ids against them, the compiled path reads from them."""
+    source = f"{function}($1, {{v}})"
+    condition = f"{{c}} IN (SELECT id FROM {source})"
+    return ListFilter("id", cast, condition, plan_per_value=True, source=source)
 
 
 NEWEST_FIRST = Keyset(("created_at", "id"), ("timestamptz", "uuid"), tag="t")
@@ -131,11 +142,9 @@ GENERATION_FILTERS: Mapping[str, ListFilter] = {
         "model_id", "text", "{c} IN (SELECT id FROM models WHERE media_type = lower({v}))"
     ),
     "favorite": ListFilter("favorite", "boolean"),
-    # Words of the prompt, any case, through the GIN index of migration 0008 (see its note);
-    # $1 is the owner in every statement of both paths.
-    "search": ListFilter(
-        "id", "text", "{c} IN (SELECT velro.prompt_matches($1, {v}))", plan_per_value=True
-    ),
+    # Words of the prompt, any case, through the GIN index of migration 0008 (see its note and
+    # 0010's); $1 is the owner in every statement of both paths.
+    "search": rows_from("velro.generations_matching", "text"),
     "createdAfter": ListFilter("created_at", "timestamptz", "{c} >= {v}"),
     "createdBefore": ListFilter("created_at", "timestamptz", "{c} < {v}"),
 }
@@ -223,6 +232,12 @@ PLAN_PER_VALUE = "SET LOCAL plan_cache_mode = force_custom_plan"
 def filter_sql(f: ListFilter, column: str, value: str) -> str:
     """One filter's condition on a column reference and a value's SQL."""
     return f.condition.format(c=column, v=f"{value}::{f.cast}")
+
+
+def source_sql(f: ListFilter, value: str) -> str:
+    """The rows of a filter with a `source`, as SQL, for a value's SQL."""
+    assert f.source is not None
+    return f.source.format(v=f"{value}::{f.cast}")
 
 
 def optional_filters(filters: Mapping[str, ListFilter], first_param: int) -> str:
