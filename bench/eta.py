@@ -26,9 +26,9 @@ from velro_graphql.services.eta import estimate_completion, timings_of
 from velro_graphql.services.generations.start import StartInput, start_generation
 from velro_graphql.services.runtime import Runtime, open_runtime
 from velro_graphql.services.users import KnownUsers, ensure_user
-from velro_graphql.worker.runner import Worker
+from velro_graphql.worker.runner import running_worker
 
-MODEL = "fal-ai/stable-cascade"  # 25 credits
+MODEL = "fal-ai/aura-flow"  # 6 credits, a typical duration of 20 s in the catalog
 
 
 async def start(rt: Runtime, n: int) -> Generation:
@@ -71,9 +71,7 @@ async def run(pg: Postgres, warmup: int, measured: int) -> None:
         database_url=dsn, velro_home=pg.home / "eta", supabase_jwt_secret=JWT_SECRET,
         provider_poll_seconds=0.5, worker_idle_seconds=0.1,
     )  # fmt: skip
-    async with open_runtime(settings) as rt:
-        worker = Worker(rt)
-        task = asyncio.create_task(worker.run())
+    async with open_runtime(settings) as rt, running_worker(rt):
         first = [await start(rt, n) for n in range(warmup)]
         await asyncio.gather(*(finished(rt, g) for g in first))
         errors = []
@@ -82,8 +80,6 @@ async def run(pg: Postgres, warmup: int, measured: int) -> None:
             jobs = [measure(rt, warmup + batch + k) for k in range(size)]
             errors += await asyncio.gather(*jobs)
             await asyncio.sleep(1)
-        worker.stop()
-        await task
     print(
         f"after {warmup} generations of {MODEL}: median absolute error at QUEUED "
         f"{statistics.median(errors):.1%} of the real duration over {len(errors)} generations "

@@ -80,3 +80,36 @@ async def test_the_field_estimates_unfinished_generations_only(client: Any) -> N
     queued, completed = result.data["generations"]["nodes"]
     assert datetime.fromisoformat(queued["estimatedCompletionAt"]) > datetime.now(UTC)
     assert completed == {"status": "COMPLETED", "estimatedCompletionAt": None}
+
+
+async def test_queued_with_a_position_blends_the_wait_and_the_queue_speed(client: Any) -> None:
+    queued = await _generation(client, queue_position=3)
+    timing = Timing(queue_seconds=30, run_seconds=60, samples=5, position_seconds=4)
+    # 20 s left by the usual wait, (3 + 1) x 4 = 16 s by the position: start in 18 s.
+    estimate = estimate_completion(queued, timing, typical_seconds=15, now=NOW)
+    assert estimate == NOW + timedelta(seconds=18 + 60)
+    unknown_speed = dataclasses.replace(timing, position_seconds=None)
+    estimate = estimate_completion(queued, unknown_speed, typical_seconds=15, now=NOW)
+    assert estimate == NOW + timedelta(seconds=20 + 60)
+
+
+async def test_a_queue_moving_up_teaches_the_model_its_queue_speed(client: Any) -> None:
+    alice = await client.user("alice@example.com")
+    async with client.services.pool.acquire() as conn:
+        # The model's timing row is made by its first completion.
+        done = await make_generation(conn, alice.user_id, status="IN_PROGRESS")
+        await conn.execute(
+            "UPDATE generations SET status = 'COMPLETED', started_at = now(), completed_at = now()"
+            " WHERE id = $1", done,
+        )  # fmt: skip
+        waiting = await make_generation(conn, alice.user_id, status="QUEUED")
+        await conn.execute("UPDATE generations SET queue_position = 7 WHERE id = $1", waiting)
+        async with conn.transaction():  # at place 7 since 12 s ago: backdated, triggers off
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute(
+                "UPDATE generations SET updated_at = now() - interval '12 seconds'"
+                " WHERE id = $1", waiting,
+            )  # fmt: skip
+        await conn.execute("UPDATE generations SET queue_position = 4 WHERE id = $1", waiting)
+        found = (await timings_of(conn, ["fal-ai/flux-pro"]))["fal-ai/flux-pro"]
+    assert found.position_seconds == pytest.approx(12 / 3, abs=0.5)
