@@ -45,6 +45,10 @@ DOCUMENTS = [
     }
     """,
     '{ generations(filter: {modelId: "fal-ai/aura-flow"}) { totalCount nodes { modelId } } }',
+    # Keys longer than a Postgres column name (63 bytes), next to short ones; a missing link.
+    "{ me { a_response_key_that_is_longer_than_any_postgres_column_name_can_be: email"
+    " projects(first: 1) { edges { the_edge_key_that_is_longer_than_any_postgres_column_name_is:"
+    " node { id } } nodes { o: name } } } generations(first: 3) { nodes { project { id } } } }",
 ]
 
 

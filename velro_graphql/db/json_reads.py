@@ -1,7 +1,7 @@
 """Reads that Postgres answers as one JSON document, in one statement.
 
 A plan (built from `db.read_model`'s declaration) says which keys to build from which
-columns; this module turns it into SQL with json_build_object and json_agg, so a whole page of
+columns; this module turns it into SQL with rows, json_build_object and json_agg, so a whole page of
 projects with a page of generations each comes back as the response's JSON without a row
 reaching Python. Both walls hold: every table it reads is filtered by its owner column, and
 the caller runs it in the operation's caller transaction, where row-level security applies.
@@ -96,7 +96,8 @@ async def fetch_json_text(conn: Queryable, user_id: UUID, root: tuple[Field, ...
     # Each root value is computed once, as a column, so its SQL NULL can be tested without
     # parsing the JSON again (OFFSET 0 keeps the planner from inlining, and so repeating, it).
     columns = ", ".join(f"{_field_expr(builder, f, None)} AS r{n}" for n, f in enumerate(root))
-    present = " AND ".join(f"r{n} IS NOT NULL" for n in range(len(root)))
+    # IS DISTINCT FROM NULL: an object is a row, and a row of NULLs IS NULL; it is present.
+    present = " AND ".join(f"r{n} IS DISTINCT FROM NULL" for n in range(len(root)))
     pairs = ", ".join(f"'{_key(f.key)}', r{n}" for n, f in enumerate(root))
     sql = (
         f"{builder.with_clause()}"
@@ -110,8 +111,23 @@ async def fetch_json_text(conn: Queryable, user_id: UUID, root: tuple[Field, ...
 
 
 def _object_expr(b: _Builder, fields: tuple[Field, ...], outer: str | None) -> str:
-    pairs = ", ".join(f"'{_key(f.key)}', {_field_expr(b, f, outer)}" for f in fields)
-    return f"json_build_object({pairs})"
+    return _json_object([(f.key, _field_expr(b, f, outer)) for f in fields])
+
+
+# Postgres cuts longer column names short (NAMEDATALEN): such keys stay in json_build_object.
+_MAX_COLUMN_NAME = 63
+_ROW = '"*row"'  # a row alias no GraphQL key can equal
+
+
+def _json_object(pairs: list[tuple[str, str]]) -> str:
+    """A JSON object of (key, SQL value) pairs, as a row whose columns are the keys: Postgres
+    prints a row as JSON for about a quarter less than json_build_object, which looks up each
+    argument's type on every call. The row is a subquery: no value may aggregate the enclosing
+    query's rows (connections and pageInfo, which do, use json_build_object)."""
+    if any(len(key) > _MAX_COLUMN_NAME for key, _ in pairs):
+        return "json_build_object(" + ", ".join(f"'{_key(k)}', {v}" for k, v in pairs) + ")"
+    columns = ", ".join(f'{value} AS "{_key(key)}"' for key, value in pairs)
+    return f"(SELECT {_ROW} FROM (SELECT {columns}) {_ROW})"
 
 
 def _field_expr(b: _Builder, f: Field, row: str | None) -> str:
@@ -198,12 +214,12 @@ def _part(
     if what == "nodes":
         node = _object_expr(b, sub, page)
         return f"coalesce(json_agg({node} {order}) FILTER (WHERE {in_page}), '[]')"
-    edge = ", ".join(
-        f"'{_key(k)}', " + (cursor if w == "cursor" else
-                            f"'{_key(s)}'" if w == "typename" else _object_expr(b, s, page))
+    edge = _json_object([
+        (k, cursor if w == "cursor" else
+            f"'{_key(s)}'" if w == "typename" else _object_expr(b, s, page))
         for k, w, s in sub
-    )  # fmt: skip
-    return f"coalesce(json_agg(json_build_object({edge}) {order}) FILTER (WHERE {in_page}), '[]')"
+    ])  # fmt: skip
+    return f"coalesce(json_agg({edge} {order}) FILTER (WHERE {in_page}), '[]')"
 
 
 def _page_info(c: Connection, sub: tuple[Part, ...], page: str, in_page: str, first: str) -> str:
