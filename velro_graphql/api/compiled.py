@@ -52,6 +52,8 @@ async def _fetch(context: Context, plan: Plan) -> str | None:
     """Run the plan; on a failure or a null root, count it and leave the operation to
     per-field execution (which reports why)."""
     assert context.user_id is not None
+    if all(field.kind == "literal" for field in plan):  # `{ __typename }`: no database
+        return orjson.dumps({field.key: field.value for field in plan}).decode()
     fallbacks = context.services.metrics.compiled_fallbacks
     try:
         text = await fetch_json(context.session, context.user_id, plan)
