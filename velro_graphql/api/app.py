@@ -20,6 +20,7 @@ from strawberry.asgi import GraphQL
 
 from velro_graphql.api.auth import bearer_token
 from velro_graphql.api.compiled import PreEncodedJSON
+from velro_graphql.api.compiled_http import CompiledHTTP, may_answer
 from velro_graphql.api.context import AppState, Context
 from velro_graphql.api.graphiql import ROUTE, asset_endpoint, default_assets_dir, render_page
 from velro_graphql.api.http import error_body, install_edges
@@ -73,6 +74,7 @@ class VelroGraphQL(GraphQL[Context, None]):
     router runs on every request, cost as much CPU as the compiled dashboard query itself."""
 
     ide_page = ""  # GraphiQL, served by this server (api/graphiql.py)
+    compiled_http: CompiledHTTP | None = None  # with COMPILED_READS on
 
     @property
     def graphql_ide_html(self) -> str:
@@ -84,15 +86,30 @@ class VelroGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        request = Request(scope, receive)
+        if self.compiled_http and scope["method"] == "POST" and may_answer(scope["headers"]):
+            body = await self._compiled(request, self.compiled_http)
+            if body is not None:
+                await _send_json(send, body)
+                return
         try:
-            response = await self.run(Request(scope, receive))
+            response = await self.run(request)
         except HTTPException as error:
             response = refusal(error.status_code, error.reason)
         await response(scope, receive, send)
 
+    async def _compiled(self, request: Request, compiled: CompiledHTTP) -> bytes | None:
+        """A compiled read's response body; else None, and strawberry gets the same context
+        (the body stays on the request)."""
+        context = await context_for_request(request.app.state.services, request)
+        request.state.context = context
+        return await compiled.answer(context, await request.body())
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         assert isinstance(request, Request)  # WebSockets are served by the live fan-out
-        context = await context_for_request(request.app.state.services, request)
+        context: Context | None = getattr(request.state, "context", None)
+        if context is None:
+            context = await context_for_request(request.app.state.services, request)
         context.response = response
         return context
 
@@ -117,6 +134,12 @@ class VelroGraphQL(GraphQL[Context, None]):
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "Expected a JSON object.")
         return decoded
+
+
+async def _send_json(send: Send, body: bytes) -> None:
+    headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def refusal(status: int, reason: str) -> Response:
@@ -169,6 +192,8 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
     )
     assets = default_assets_dir()
     graphql.ide_page = render_page(assets)
+    if settings.compiled_reads:
+        graphql.compiled_http = CompiledHTTP(schema._schema, schema.admission)
     app.router.routes.append(Route(ROUTE, asset_endpoint(assets), methods=["GET"]))
     # `/graphql/` is served, not redirected: a redirect would re-send a POST to a URL built
     # from the proxy's headers. Every method reaches strawberry, which refuses others as GraphQL.
