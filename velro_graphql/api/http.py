@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -107,15 +108,23 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 def install_edges(app: FastAPI, settings: Settings) -> None:
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST", "PUT"],  # PUT: local storage's signed upload URLs
-        allow_headers=["authorization", "content-type", "x-request-id"],
-        expose_headers=["x-request-id", "retry-after"],
-        max_age=600,
-    )
+    app.add_middleware(CORSMiddleware, **_cors(settings))
     app.add_middleware(Edges, max_body_bytes=settings.max_body_bytes)
+
+
+def with_edges(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """`app` behind the same edges `install_edges` gives the whole application."""
+    return Edges(CORSMiddleware(app, **_cors(settings)), max_body_bytes=settings.max_body_bytes)
+
+
+def _cors(settings: Settings) -> dict[str, Any]:
+    return {
+        "allow_origins": list(settings.cors_origins),
+        "allow_methods": ["GET", "POST", "PUT"],  # PUT: local storage's signed upload URLs
+        "allow_headers": ["authorization", "content-type", "x-request-id"],
+        "expose_headers": ["x-request-id", "retry-after"],
+        "max_age": 600,
+    }
 
 
 def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:
