@@ -87,23 +87,30 @@ class VelroGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
-        if self.compiled_http and scope["method"] == "POST" and may_answer(scope["headers"]):
-            body = await self._compiled(request, self.compiled_http)
-            if body is not None:
-                await _send_json(send, body)
-                return
+        if await self._compiled(request, send):
+            return
         try:
             response = await self.run(request)
         except HTTPException as error:
             response = refusal(error.status_code, error.reason)
         await response(scope, receive, send)
 
-    async def _compiled(self, request: Request, compiled: CompiledHTTP) -> bytes | None:
-        """A compiled read's response body; else None, and strawberry gets the same context
-        (the body stays on the request)."""
+    async def _compiled(self, request: Request, send: Send) -> bool:
+        """Answer a compiled read (True); else strawberry gets the same context (and the body,
+        which stays on the request)."""
+        compiled = self.compiled_http
+        if compiled is None or request.method != "POST" or not may_answer(request.scope["headers"]):
+            return False
         context = await context_for_request(request.app.state.services, request)
         request.state.context = context
-        return await compiled.answer(context, await request.body())
+        body = await compiled.answer(context, await request.body())
+        if body is None:
+            return False
+        try:
+            await _send_json(send, body)
+        finally:  # after the answer: a read's COMMIT changes nothing the client waits for
+            await context.close()
+        return True
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         assert isinstance(request, Request)  # WebSockets are served by the live fan-out

@@ -61,7 +61,8 @@ class CompiledHTTP:
         self._admission = admission
 
     async def answer(self, context: Context, body: bytes) -> bytes | None:
-        """The response body for a compiled read, or None: strawberry answers it."""
+        """The response body for a compiled read, or None: strawberry answers it. The caller
+        closes the context's session (a read's COMMIT need not delay its answer)."""
         started = time.perf_counter()
         read = self._read(context, body)
         if read is None or not context.compiled:
@@ -69,12 +70,11 @@ class CompiledHTTP:
         admitted = await self._admit(context, read)
         if admitted is None:
             return None
-        failed = True
         try:
             text = await fetch_plan(context, read.plan)
-            failed = False
-        finally:
-            await context.close(commit=not failed)
+        except BaseException:  # cancelled: fetch_plan handles the rest
+            await context.close(commit=False)
+            raise
         if text is None:  # counted and logged; per-field execution reports why
             context.compiled = False
             context.admitted = admitted
