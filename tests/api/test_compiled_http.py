@@ -70,3 +70,25 @@ async def test_both_paths_answer_and_log_alike(
         slow = await _exchange(settings, REQUESTS[name], caplog, compiled=False)
         fast = await _exchange(settings, REQUESTS[name], caplog, compiled=True)
     assert fast == slow
+
+
+async def test_a_null_root_is_answered_per_field_without_spending_twice(
+    settings: Settings,
+) -> None:
+    headers = {"Authorization": f"Bearer {make_token('alice@example.com')}"}
+    replies = []
+    for compiled in (False, True):
+        async with app_client(settings.model_copy(update={"compiled_reads": compiled})) as http:
+            await http.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+            async with http.app.state.services.pool.acquire() as conn:
+                await conn.execute("DELETE FROM credit_transactions")
+                await conn.execute("DELETE FROM profiles")  # `me` is now null
+            reply = await http.post("/graphql", json={"query": "{ me { id } }"}, headers=headers)
+            replies.append((reply.status_code, reply.json()))
+            fallbacks = http.app.state.services.metrics.compiled_fallbacks
+            samples = fallbacks.collect()[0].samples
+            counted = {s.labels["reason"]: s.value for s in samples if s.name.endswith("_total")}
+    slow, fast = replies
+    assert fast == slow
+    assert fast[1]["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"] == 58
+    assert counted.get("null_root") == 1  # tried once, by the HTTP lane; not again per field
