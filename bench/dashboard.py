@@ -3,7 +3,10 @@
 One user with 10 projects of 10 generations each (the comparison in ARCHITECTURE.md), queried
 `me -> projects(first: 10) -> generations(first: 10)`, about 550 values a response.
 
-    python bench/dashboard.py [--concurrency 32] [--seconds 10] [--runs 3]
+    python bench/dashboard.py [--concurrency 32] [--seconds 10] [--runs 3] [--wrk]
+        [--query dashboard|typename]
+
+`--query typename` times `{ __typename }` instead: the fixed cost of a request, no database.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ DASHBOARD = """query Dashboard {
     }
   }
 }"""
+QUERIES = {"dashboard": DASHBOARD, "typename": "{ __typename }"}
 CREATE_PROJECT = """mutation Create($name: String!) {
   createProject(input: { name: $name }) { project { id } userErrors { code } }
 }"""
@@ -80,7 +84,7 @@ def _count_values(data: object) -> int:
 
 
 async def measure(
-    client: httpx.AsyncClient, concurrency: int, seconds: float
+    client: httpx.AsyncClient, concurrency: int, seconds: float, query: str = DASHBOARD
 ) -> tuple[float, list[float]]:
     """Requests a second over `seconds`, and each request's latency."""
     latencies: list[float] = []
@@ -91,13 +95,13 @@ async def measure(
         while time.perf_counter() < deadline:
             began = time.perf_counter()
             try:
-                reply = await client.post("/graphql", json={"query": DASHBOARD})
+                reply = await client.post("/graphql", json={"query": query})
             except httpx.TransportError as error:
                 failures.append(repr(error))
                 continue
             latencies.append(time.perf_counter() - began)
             if reply.status_code != 200 or "errors" in reply.json():
-                raise RuntimeError(f"dashboard query failed: {reply.text[:500]}")
+                raise RuntimeError(f"query failed: {reply.text[:500]}")
 
     began = time.perf_counter()
     await asyncio.gather(*(client_loop() for _ in range(concurrency)))
@@ -107,14 +111,14 @@ async def measure(
 
 
 async def measure_wrk(
-    url: str, token: str, concurrency: int, seconds: float
+    url: str, token: str, concurrency: int, seconds: float, query: str = DASHBOARD
 ) -> tuple[float, int, str]:
     """The same load from wrk (C, 1 thread): requests a second, the request count, latencies.
 
     A Python load generator on the same 2 cores takes more CPU than the server does, so the
     httpx figures understate what the server can serve; wrk leaves the cores to the server.
     """
-    body = json.dumps({"query": DASHBOARD})
+    body = json.dumps({"query": query})
     script = (
         'wrk.method = "POST"\n'
         f"wrk.body = {json.dumps(body)}\n"
@@ -149,7 +153,12 @@ async def measure_wrk(
 
 
 async def run(
-    pg: Postgres, concurrency: int, seconds: float, runs: int, use_wrk: bool = False
+    pg: Postgres,
+    concurrency: int,
+    seconds: float,
+    runs: int,
+    use_wrk: bool = False,
+    query_name: str = "dashboard",
 ) -> None:
     dsn = await migrated_database(pg.admin_dsn, "velro_dashboard")
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -160,16 +169,19 @@ async def run(
         ) as client,
     ):
         values = await seed(client, dsn)
-        print(f"dashboard response: {values} values")
-        await measure(client, concurrency, 2)  # warm-up
+        print(f"dashboard response: {values} values; timing {query_name}")
+        query = QUERIES[query_name]
+        await measure(client, concurrency, 2, query)  # warm-up
         rates = []
         for n in range(runs):
             cpu, pg_cpu = server.cpu_seconds(), pg.cpu_seconds()
             if use_wrk:
                 token = client.headers["authorization"].removeprefix("Bearer ")
-                rate, count, detail = await measure_wrk(server.url, token, concurrency, seconds)
+                rate, count, detail = await measure_wrk(
+                    server.url, token, concurrency, seconds, query
+                )
             else:
-                rate, latencies = await measure(client, concurrency, seconds)
+                rate, latencies = await measure(client, concurrency, seconds, query)
                 count, detail = len(latencies), latency_summary(latencies)
             cpu, pg_cpu = server.cpu_seconds() - cpu, pg.cpu_seconds() - pg_cpu
             rates.append(rate)
@@ -179,7 +191,7 @@ async def run(
                 f"Postgres {pg_cpu / count * 1000:.2f} ms"
             )
     print(
-        f"dashboard at {concurrency} concurrent: median of {runs} runs "
+        f"{query_name} at {concurrency} concurrent: median of {runs} runs "
         f"{statistics.median(rates):.1f} requests/s"
     )
 
@@ -190,10 +202,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--wrk", action="store_true", help="load from wrk instead of httpx")
+    parser.add_argument("--query", choices=sorted(QUERIES), default="dashboard")
     args = parser.parse_args()
-    print(f"dashboard query; {machine()}")
+    print(f"{args.query} query; {machine()}")
     with temporary_postgres() as pg:
-        asyncio.run(run(pg, args.concurrency, args.seconds, args.runs, args.wrk))
+        asyncio.run(run(pg, args.concurrency, args.seconds, args.runs, args.wrk, args.query))
 
 
 if __name__ == "__main__":

@@ -113,6 +113,28 @@ async def test_the_dashboard_is_one_statement_between_begin_and_commit(
     assert len(statements) == 3, statements  # BEGIN + claims, the JSON statement, COMMIT
 
 
+LITERALS = {
+    "{ __typename }": {"__typename": "Query"},
+    "query Q { a: __typename __typename }": {"a": "Query", "__typename": "Query"},
+}
+
+
+@pytest.mark.parametrize("document", LITERALS)
+async def test_documents_of_literals_only_touch_no_database(
+    client: Any, alice: Any, document: str
+) -> None:
+    schema = build_schema(client.services.settings)
+    fallbacks = client.services.metrics.compiled_fallbacks
+    before = sum(m.value for m in fallbacks.collect()[0].samples)
+    async with counting_statements(client.services) as (services, statements):
+        context = Context(services, caller=alice)
+        result = await schema.execute(document, context_value=context)
+    assert result.errors is None
+    assert result.data == LITERALS[document]
+    assert statements == []
+    assert sum(m.value for m in fallbacks.collect()[0].samples) == before
+
+
 async def test_unsupported_and_invalid_documents_take_the_ordinary_path(
     client: Any, alice: Any
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,3 +42,27 @@ async def test_replicas_share_one_budget_through_redis(redis_url: str) -> None:
     with pytest.raises(RateLimited):
         await replica_a.spend(replica_a.generations, "user:a")
     await replica_b.probe()  # Redis answers: no Unavailable
+
+
+async def test_this_process_counts_windows_as_limits_does() -> None:
+    from limits import RateLimitItemPerSecond
+    from limits.aio.storage import MemoryStorage
+    from limits.aio.strategies import MovingWindowRateLimiter
+
+    from velro_graphql.services.moving_windows import MovingWindows
+
+    ours, theirs = MovingWindows(), MovingWindowRateLimiter(MemoryStorage())
+    item, other = RateLimitItemPerSecond(4), RateLimitItemPerSecond(2)
+    steps = [("a", item, 1), ("a", item, 2), ("b", item, 1), ("a", item, 2), ("a", other, 1)]
+    steps += [("a", item, 1), ("a", other, 2), ("a", item, 5), ("b", item, 3), ("b", item, 1)]
+    for round_ in range(2):  # the second after the first's window has passed
+        for key, limit, cost in steps:
+            results = []
+            for limiter in (ours, theirs):
+                hit = await limiter.hit(limit, key, cost=cost)
+                stats = await limiter.get_window_stats(limit, key)
+                results.append((hit, stats.remaining, stats.reset_time))
+            (hit, remaining, reset), (their_hit, their_remaining, their_reset) = results
+            assert (hit, remaining) == (their_hit, their_remaining), (round_, key, cost)
+            assert abs(reset - their_reset) < 0.1
+        await asyncio.sleep(1.05)

@@ -173,6 +173,18 @@ class Admission:
         record_operation(context, kind, name, codes, seconds)
 
 
+def cost_extension(cost: int, max_cost: int, budget: Budget | None) -> dict[str, Any]:
+    """Shopify-style `extensions.cost` of a response: the query's cost and the budget left."""
+    found: dict[str, Any] = {"requestedQueryCost": cost, "maximumQueryCost": max_cost}
+    if budget is not None:
+        found["throttleStatus"] = {
+            "maximumAvailable": budget.limit,
+            "currentlyAvailable": budget.remaining,
+            "restoreRate": round(budget.limit / 60, 3),
+        }
+    return {"cost": found}
+
+
 def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode:
     """The operation `name` picks from the document (or its only one)."""
     operation = get_operation_ast(document, name)

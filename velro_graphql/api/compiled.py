@@ -35,12 +35,13 @@ class CompiledReads(SchemaExtension):
         context: Context = ec.context
         plan = None
         document, query = ec.graphql_document, ec.query
-        if ec.result is None and document and query is not None and context.user_id is not None:
+        may = context.compiled and context.user_id is not None
+        if ec.result is None and document and query is not None and may:
             plan = plan_for(ec.schema._schema, document, query, ec.operation_name, ec.variables)
         if isinstance(plan, Fallback):
             context.services.metrics.compiled_fallbacks.labels(plan.reason).inc()
         elif plan is not None:
-            text = await _fetch(context, plan)
+            text = await fetch_plan(context, plan)
             if text is not None:
                 ec.result = ExecutionResult(
                     data=_data(text, over_http=context.response is not None)
@@ -48,10 +49,12 @@ class CompiledReads(SchemaExtension):
         yield
 
 
-async def _fetch(context: Context, plan: Plan) -> str | None:
+async def fetch_plan(context: Context, plan: Plan) -> str | None:
     """Run the plan; on a failure or a null root, count it and leave the operation to
     per-field execution (which reports why)."""
     assert context.user_id is not None
+    if all(field.kind == "literal" for field in plan):  # `{ __typename }`: no database
+        return orjson.dumps({field.key: field.value for field in plan}).decode()
     fallbacks = context.services.metrics.compiled_fallbacks
     try:
         text = await fetch_json(context.session, context.user_id, plan)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from strawberry.fastapi import BaseContext
 
+from velro_graphql.api.admission import Admitted
 from velro_graphql.api.auth import TokenVerifier
 from velro_graphql.api.loaders import Loaders
 from velro_graphql.api.persisted import PersistedQueries
@@ -72,6 +73,10 @@ class Context(BaseContext):
         self.client_address = client_address or "unknown"
         self._session: CallerSession | None = None
         self._loaders: Loaders | None = None
+        # Set when the compiled HTTP path let the operation in but could not answer it
+        # (api/compiled_http.py): strawberry then neither admits nor compiles it again.
+        self.admitted: Admitted | None = None
+        self.compiled = True
 
     @property
     def caller(self) -> Caller:

@@ -14,7 +14,7 @@ from graphql import ExecutionResult, GraphQLError, OperationType, get_operation_
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
-from velro_graphql.api.admission import Admission, Admitted, Request
+from velro_graphql.api.admission import Admission, Admitted, Request, cost_extension
 from velro_graphql.api.errors import classify
 from velro_graphql.api.telemetry import error_codes
 from velro_graphql.errors import RateLimited, VelroError
@@ -108,17 +108,7 @@ class AdmissionGuard(SchemaExtension):
     def get_results(self) -> dict[str, Any]:
         if self._cost is None:
             return {}
-        cost: dict[str, Any] = {
-            "requestedQueryCost": self._cost,
-            "maximumQueryCost": self.admission.max_cost,
-        }
-        if self._budget is not None:
-            cost["throttleStatus"] = {
-                "maximumAvailable": self._budget.limit,
-                "currentlyAvailable": self._budget.remaining,
-                "restoreRate": round(self._budget.limit / 60, 3),
-            }
-        return {"cost": cost}
+        return cost_extension(self._cost, self.admission.max_cost, self._budget)
 
 
 def set_http_status(context: Context, error: Exception) -> None:

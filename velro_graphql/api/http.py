@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-import uuid
+import secrets
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -32,12 +34,16 @@ class Edges:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Request ids need to be unique, not secret: a random prefix and a counter instead of
+        # a uuid4 (a getrandom call) a request.
+        self._prefix = secrets.token_hex(8)
+        self._count = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
+        request_id = _request_id(scope) or f"{self._prefix}{next(self._count):016x}"
         scope.setdefault("state", {})["request_id"] = request_id
         if _is_signed_upload(scope):  # streamed under its own signed cap (services/files.py)
             await self.app(scope, receive, _with_headers(send, request_id))
@@ -68,11 +74,12 @@ def _is_signed_upload(scope: Scope) -> bool:
     return scope["method"] == "PUT" and str(scope["path"]).startswith("/files/")
 
 
-def _request_id(scope: Scope) -> str:
+def _request_id(scope: Scope) -> str | None:
+    """The client's X-Request-Id, when it has a usable one."""
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id" and _REQUEST_ID.match(value.decode("latin-1")):
             return str(value.decode("latin-1"))
-    return uuid.uuid4().hex
+    return None
 
 
 def _declared_length(scope: Scope) -> int:
@@ -107,15 +114,23 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 def install_edges(app: FastAPI, settings: Settings) -> None:
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=list(settings.cors_origins),
-        allow_methods=["GET", "POST", "PUT"],  # PUT: local storage's signed upload URLs
-        allow_headers=["authorization", "content-type", "x-request-id"],
-        expose_headers=["x-request-id", "retry-after"],
-        max_age=600,
-    )
+    app.add_middleware(CORSMiddleware, **_cors(settings))
     app.add_middleware(Edges, max_body_bytes=settings.max_body_bytes)
+
+
+def with_edges(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """`app` behind the same edges `install_edges` gives the whole application."""
+    return Edges(CORSMiddleware(app, **_cors(settings)), max_body_bytes=settings.max_body_bytes)
+
+
+def _cors(settings: Settings) -> dict[str, Any]:
+    return {
+        "allow_origins": list(settings.cors_origins),
+        "allow_methods": ["GET", "POST", "PUT"],  # PUT: local storage's signed upload URLs
+        "allow_headers": ["authorization", "content-type", "x-request-id"],
+        "expose_headers": ["x-request-id", "retry-after"],
+        "max_age": 600,
+    }
 
 
 def origin_allowed(origin: str | None, host: str | None, settings: Settings) -> bool:

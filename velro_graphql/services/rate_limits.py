@@ -10,15 +10,18 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from limits.util import WindowStats
 
 from velro_graphql.config import Settings
 from velro_graphql.errors import RateLimited
+from velro_graphql.services.moving_windows import MovingWindows
 from velro_graphql.services.readiness import Dependency, Readiness, Unavailable
 
 # Redis is on the path of every operation: a hung one must not hang them.
@@ -32,13 +35,23 @@ class Budget:
     remaining: int
 
 
+class Limiter(Protocol):
+    """Redis's moving windows (limits) or this process's (services/moving_windows.py)."""
+
+    async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool: ...
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats: ...
+
+
 class RateLimits:
     """The budgets of the contract: operations a minute, and generation starts a minute."""
 
     def __init__(self, settings: Settings) -> None:
-        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._local = MovingWindows()
         self._redis = _redis_storage(settings.redis_url) if settings.redis_url else None
-        self._shared = None if self._redis is None else MovingWindowRateLimiter(self._redis)
+        self._shared: Limiter | None = (
+            None if self._redis is None else MovingWindowRateLimiter(self._redis)
+        )
         self._where = _describe(settings.redis_url)
         self.redis = Dependency("rate_limits", blocking=False)
         self.operations: RateLimitItem = RateLimitItemPerMinute(
@@ -65,9 +78,7 @@ class RateLimits:
         """Take `cost` from `key`'s budget, or raise RATE_LIMITED saying when to retry."""
         return await self._on_limiter(lambda limiter: _spend(limiter, item, key, cost))
 
-    async def _on_limiter(
-        self, use: Callable[[MovingWindowRateLimiter], Awaitable[Budget]]
-    ) -> Budget:
+    async def _on_limiter(self, use: Callable[[Limiter], Awaitable[Budget]]) -> Budget:
         """Use Redis while it is up; this process's memory when it is not (or just failed)."""
         if self._shared is not None and self.redis.state == "up":
             try:
@@ -80,9 +91,7 @@ class RateLimits:
         return f"Redis at {self._where} {failure}; rate limits are per process until it is back"
 
 
-async def _spend(
-    limiter: MovingWindowRateLimiter, item: RateLimitItem, key: str, cost: int
-) -> Budget:
+async def _spend(limiter: Limiter, item: RateLimitItem, key: str, cost: int) -> Budget:
     if cost <= 0:
         return await _budget(limiter, item, key)
     if not await limiter.hit(item, key, cost=cost):
@@ -95,7 +104,7 @@ async def _spend(
     return await _budget(limiter, item, key)
 
 
-async def _budget(limiter: MovingWindowRateLimiter, item: RateLimitItem, key: str) -> Budget:
+async def _budget(limiter: Limiter, item: RateLimitItem, key: str) -> Budget:
     stats = await limiter.get_window_stats(item, key)
     return Budget(limit=item.amount, remaining=stats.remaining)
 
