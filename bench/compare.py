@@ -99,18 +99,18 @@ RATIOS = [
 ]
 
 
-async def check_same_values(pg: Postgres, dsn: str) -> int:
+async def check_same_values(dsn: str, home: Path) -> int:
     """Seed the dashboard data, ask both servers, fail unless the values are equal."""
     headers = bearer(dashboard.EMAIL)
     async with (
-        serve(dsn, pg.home) as ours,
+        serve(dsn, home) as ours,
         httpx.AsyncClient(base_url=ours.url, headers=headers, timeout=60) as client,
     ):
         count = await dashboard.seed(client, dsn)
         mine = await _dashboard(client, OURS.dashboard)
     await peer.prepare(dsn)
     async with (
-        peer.serve_postgraphile(dsn, pg.home) as theirs,
+        peer.serve_postgraphile(dsn, home) as theirs,
         httpx.AsyncClient(base_url=theirs.url, headers=headers, timeout=60) as client,
     ):
         their = await _dashboard(client, THEIRS.dashboard)
@@ -181,7 +181,7 @@ def ratio_line(values: dict[str, float]) -> str:
 
 async def run(pg: Postgres, options: Options) -> None:
     dsn = await migrated_database(pg.admin_dsn, "velro_compare")
-    values = await check_same_values(pg, dsn)
+    values = await check_same_values(dsn, pg.home)
     print(f"dashboard: {values} values, equal on both servers")
     per_round = []
     for n in range(options.rounds):
