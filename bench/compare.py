@@ -160,13 +160,16 @@ def _loader(server: Server) -> Callable[[str, int, float], Awaitable[Wrk]]:
     bearer_token = token(dashboard.EMAIL)
 
     async def load(body: str, connections: int, seconds: float) -> Wrk:
-        return await run_wrk(
+        wrk = await run_wrk(
             f"{server.url}/graphql",
             body=body,
             token=bearer_token,
             connections=connections,
             seconds=seconds,
         )
+        if wrk.socket_errors:
+            print(f"  ({server.url}, {connections} connections: {wrk.socket_errors})")
+        return wrk
 
     return load
 

@@ -240,25 +240,26 @@ async def run_wrk(url: str, *, body: str, token: str, connections: int, seconds:
 
 
 def _parse_wrk(out: str) -> Wrk:
-    def number(pattern: str) -> str:
-        found = re.search(pattern, out, re.MULTILINE)
-        if found is None:
-            raise RuntimeError(f"unexpected wrk output:\n{out}")
-        return found.group(1)
-
     def ms(percent: str) -> float:
-        value, unit = re.fullmatch(r"([\d.]+)(\w+)", number(rf"^\s+{percent}%\s+(\S+)$")).groups()  # type: ignore[union-attr]
+        value, unit = _search(rf"^\s+{percent}%\s+([\d.]+)(\w+)\s*$", out).groups()
         return float(value) * _WRK_UNITS_MS[unit]
 
     errors = re.search(r"Socket errors:.*", out)
     return Wrk(
-        rate=float(number(r"Requests/sec:\s+([\d.]+)")),
-        requests=int(number(r"(\d+) requests in")),
+        rate=float(_search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        requests=int(_search(r"(\d+) requests in", out).group(1)),
         p50_ms=ms("50"),
         p90_ms=ms("90"),
         p99_ms=ms("99"),
         socket_errors=errors.group(0) if errors else None,
     )
+
+
+def _search(pattern: str, out: str) -> re.Match[str]:
+    found = re.search(pattern, out, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    return found
 
 
 def machine() -> str:
