@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import statistics
-import subprocess
-import tempfile
 import time
 
 import asyncpg
@@ -28,6 +25,7 @@ from harness import (
     latency_summary,
     machine,
     migrated_database,
+    run_wrk,
     serve,
     temporary_postgres,
 )
@@ -110,48 +108,6 @@ async def measure(
     return len(latencies) / (time.perf_counter() - began), latencies
 
 
-async def measure_wrk(
-    url: str, token: str, concurrency: int, seconds: float, query: str = DASHBOARD
-) -> tuple[float, int, str]:
-    """The same load from wrk (C, 1 thread): requests a second, the request count, latencies.
-
-    A Python load generator on the same 2 cores takes more CPU than the server does, so the
-    httpx figures understate what the server can serve; wrk leaves the cores to the server.
-    """
-    body = json.dumps({"query": query})
-    script = (
-        'wrk.method = "POST"\n'
-        f"wrk.body = {json.dumps(body)}\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
-    )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(script)
-        lua.flush()
-        done = await asyncio.to_thread(
-            subprocess.run,
-            [
-                *("wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "--latency"),
-                *("-s", lua.name, f"{url}/graphql"),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    if "Non-2xx" in done.stdout:
-        raise RuntimeError(f"wrk saw failures:\n{done.stdout}")
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
-    count = int(re.search(r"(\d+) requests in", done.stdout).group(1))  # type: ignore[union-attr]
-    # wrk's latency distribution (coordinated omission not corrected) and transport errors.
-    spread = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", done.stdout, re.MULTILINE))
-    errors = re.search(r"Socket errors:.*", done.stdout)
-    median, p90, p99 = (spread.get(p, "?") for p in ("50", "90", "99"))
-    detail = f"wrk; median {median}, p90 {p90}, p99 {p99}"
-    if errors:
-        detail += f"; {errors.group(0)}"
-    return rate, count, detail
-
-
 async def run(
     pg: Postgres,
     concurrency: int,
@@ -177,9 +133,15 @@ async def run(
             cpu, pg_cpu = server.cpu_seconds(), pg.cpu_seconds()
             if use_wrk:
                 token = client.headers["authorization"].removeprefix("Bearer ")
-                rate, count, detail = await measure_wrk(
-                    server.url, token, concurrency, seconds, query
+                body = json.dumps({"query": query})
+                wrk = await run_wrk(
+                    f"{server.url}/graphql",
+                    body=body,
+                    token=token,
+                    connections=concurrency,
+                    seconds=seconds,
                 )
+                rate, count, detail = wrk.rate, wrk.requests, wrk.summary()
             else:
                 rate, latencies = await measure(client, concurrency, seconds, query)
                 count, detail = len(latencies), latency_summary(latencies)

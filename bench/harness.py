@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
@@ -103,13 +105,20 @@ class Server:
 
     def rss_kib(self) -> int:
         """The server's resident set size (VmRSS), in KiB."""
+        return self._status_kib("VmRSS")
+
+    def peak_rss_kib(self) -> int:
+        """The most the server has held resident since it started (VmHWM), in KiB."""
+        return self._status_kib("VmHWM")
+
+    def _status_kib(self, field: str) -> int:
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
-        raise RuntimeError("no VmRSS for the server process")
+        raise RuntimeError(f"no {field} for the server process")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -121,10 +130,9 @@ async def serve(
     dsn: str, home: Path, *, worker: bool = False, env: dict[str, str] | None = None
 ) -> AsyncIterator[Server]:
     """Run `velro-graphql serve` on `dsn` until the block ends (SIGTERM, then wait)."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "velro_graphql", "serve", "--port", str(port)]
     environ = {
-        **os.environ,
         **NO_RATE_LIMITS,
         "DATABASE_URL": dsn,
         "SUPABASE_JWT_SECRET": JWT_SECRET,
@@ -132,13 +140,19 @@ async def serve(
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         **(env or {}),
     }
-    log = home / f"serve-{port}.log"
+    command += [] if worker else ["--no-worker"]
+    async with run_server(command, environ, home / f"serve-{port}.log", port) as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def run_server(
+    command: list[str], env: dict[str, str], log: Path, port: int
+) -> AsyncIterator[Server]:
+    """Run an HTTP server process (on `port`, answering `GET /health`) until the block ends."""
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [*command, *([] if worker else ["--no-worker"])],
-            env=environ,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            command, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
         )
     server = Server(process, port)
     try:
@@ -177,6 +191,75 @@ def latency_summary(seconds: Sequence[float]) -> str:
         f"median {statistics.median(ms):.1f} ms, p95 {percentile(ms, 95):.1f} ms, "
         f"p99 {percentile(ms, 99):.1f} ms, max {max(ms):.1f} ms (n={len(ms)})"
     )
+
+
+@dataclass(frozen=True)
+class Wrk:
+    """What wrk measured: its latencies are not corrected for coordinated omission."""
+
+    rate: float
+    requests: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    socket_errors: str | None
+
+    def summary(self) -> str:
+        errors = f"; {self.socket_errors}" if self.socket_errors else ""
+        return (
+            f"wrk; median {self.p50_ms:.2f}ms, p90 {self.p90_ms:.2f}ms, "
+            f"p99 {self.p99_ms:.2f}ms{errors}"
+        )
+
+
+_WRK_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+async def run_wrk(url: str, *, body: str, token: str, connections: int, seconds: float) -> Wrk:
+    """POST `body` to `url` from wrk (C, one thread) with `connections` keep-alive connections.
+
+    A Python load generator on the same 2 cores takes more CPU than the server does; wrk leaves
+    the cores to the server. Any non-2xx reply fails the run.
+    """
+    script = (
+        'wrk.method = "POST"\n'
+        f"wrk.body = {json.dumps(body)}\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(script)
+        lua.flush()
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
+        done = await asyncio.to_thread(
+            subprocess.run, [*command, "-s", lua.name, url], capture_output=True, text=True
+        )
+    if done.returncode != 0 or "Non-2xx" in done.stdout:
+        raise RuntimeError(f"wrk failed:\n{done.stdout}{done.stderr}")
+    return _parse_wrk(done.stdout)
+
+
+def _parse_wrk(out: str) -> Wrk:
+    def ms(percent: str) -> float:
+        value, unit = _search(rf"^\s+{percent}%\s+([\d.]+)(\w+)\s*$", out).groups()
+        return float(value) * _WRK_UNITS_MS[unit]
+
+    errors = re.search(r"Socket errors:.*", out)
+    return Wrk(
+        rate=float(_search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        requests=int(_search(r"(\d+) requests in", out).group(1)),
+        p50_ms=ms("50"),
+        p90_ms=ms("90"),
+        p99_ms=ms("99"),
+        socket_errors=errors.group(0) if errors else None,
+    )
+
+
+def _search(pattern: str, out: str) -> re.Match[str]:
+    found = re.search(pattern, out, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    return found
 
 
 def machine() -> str:
