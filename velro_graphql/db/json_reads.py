@@ -9,6 +9,7 @@ the caller runs it in the operation's caller transaction, where row-level securi
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
@@ -92,6 +93,39 @@ class _Builder:
 async def fetch_json_text(conn: Queryable, user_id: UUID, root: tuple[Field, ...]) -> str | None:
     """Run a plan; return the `data` object as JSON text, or None when a root field is null
     (the caller then lets per-field execution report why)."""
+    statement = _statement(root)
+    if statement.plan_per_value:
+        await conn.execute(PLAN_PER_VALUE)
+    text: str | None = await conn.fetchval(statement.sql, user_id, *statement.params)
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    root: tuple[Field, ...]  # held, so that its id is not reused while the entry lives
+    sql: str
+    params: tuple[Any, ...]
+    plan_per_value: bool
+
+
+# Statements by plan object: plans are cached (api/compiled_plan.py), the same object for the
+# same document and variables, so a hot query's SQL text is built once.
+_STATEMENTS: OrderedDict[int, _Statement] = OrderedDict()
+_MAX_STATEMENTS = 512
+
+
+def _statement(root: tuple[Field, ...]) -> _Statement:
+    found = _STATEMENTS.get(id(root))
+    if found is not None and found.root is root:
+        _STATEMENTS.move_to_end(id(root))
+        return found
+    built = _STATEMENTS[id(root)] = _build(root)
+    if len(_STATEMENTS) > _MAX_STATEMENTS:
+        _STATEMENTS.popitem(last=False)
+    return built
+
+
+def _build(root: tuple[Field, ...]) -> _Statement:
     builder = _Builder()
     # Each root value is computed once, as a column, so its SQL NULL can be tested without
     # parsing the JSON again (OFFSET 0 keeps the planner from inlining, and so repeating, it).
@@ -104,10 +138,7 @@ async def fetch_json_text(conn: Queryable, user_id: UUID, root: tuple[Field, ...
         f"SELECT CASE WHEN {present} THEN json_build_object({pairs})::text END"
         f" FROM (SELECT {columns} OFFSET 0) AS data"
     )
-    if builder.plan_per_value:
-        await conn.execute(PLAN_PER_VALUE)
-    text: str | None = await conn.fetchval(sql, user_id, *builder.params)
-    return text
+    return _Statement(root, sql, tuple(builder.params), builder.plan_per_value)
 
 
 def _object_expr(b: _Builder, fields: tuple[Field, ...], outer: str | None) -> str:
