@@ -105,15 +105,19 @@ class Fleet:
             self.receipts.append((index, node["queuePosition"], received))
 
     async def probe(self, foreign: str) -> dict[str, Any]:
-        """Whether data of another user's generation reaches this user's token (it must not)."""
+        """Whether data of another user's generation reaches this user's token (it must not):
+        listens until the server ends the subscription, or for a second."""
         ws = await self.open(0, foreign)
         leaked = False
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(1):
                 async for raw in ws:
-                    payload = orjson.loads(raw).get("payload")
+                    message = orjson.loads(raw)
+                    payload = message.get("payload")
                     data = payload.get("data") if isinstance(payload, dict) else None
                     leaked |= bool(data and data.get("generationUpdated"))
+                    if message["type"] in ("error", "complete"):
+                        break
         await ws.close()
         return {"leaked": leaked}
 

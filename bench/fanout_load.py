@@ -33,6 +33,10 @@ INSERT = (
 )
 
 
+# Per event: the generations its commit changed, and when it was sent.
+Committed = tuple[dict[int, tuple[list[UUID], float]], float]
+
+
 @dataclass(frozen=True)
 class Shape:
     name: str
@@ -78,39 +82,47 @@ async def seed(dsn: str, name: str, subscribers: int, users: int, generations: i
 
 @dataclass
 class Committer:
-    """Commits numbered events; event numbers keep growing across phases and servers."""
+    """Commits numbered events, each changing `batch` generations in one transaction; event
+    numbers keep growing across phases and servers. `synchronous_commit` is off for its
+    sessions: the servers are measured, not the disk (notifications still go out at commit)."""
 
     dsn: str
+    batch: int = 1
     connections: int = 8
     next_event: int = 1
     conns: list[asyncpg.Connection] = field(default_factory=list)
 
     async def open(self) -> None:
         self.conns = [await asyncpg.connect(self.dsn) for _ in range(self.connections)]
+        for conn in self.conns:
+            await conn.execute("SET synchronous_commit = off")
 
     async def close(self) -> None:
         await asyncio.gather(*(conn.close() for conn in self.conns))
 
     async def stream(
-        self, targets: list[UUID], count: int, rate: float
-    ) -> tuple[dict[int, tuple[UUID, float]], float]:
-        """Commit `count` single-row events at `rate` a second, cycling over `targets`; return
-        each event's generation and commit time, and the commit rate achieved."""
+        self, targets: list[UUID], count: int, rate: float, *, bounded: bool = False
+    ) -> Committed:
+        """Commit `count` events at `rate` a second, cycling over `targets` (`bounded`: stop
+        when the planned time is over, however many were committed); return each event's
+        generations and commit time, and the commit rate achieved."""
         first, self.next_event = self.next_event, self.next_event + count
-        committed: dict[int, tuple[UUID, float]] = {}
+        committed: dict[int, tuple[list[UUID], float]] = {}
         schedule = iter(range(count))
         began = now()
 
         async def work(conn: asyncpg.Connection) -> None:
             for n in schedule:
+                if bounded and now() - began > count / rate:
+                    return
                 if (delay := began + n / rate - now()) > 0:
                     await asyncio.sleep(delay)
-                generation = targets[n % len(targets)]
-                committed[first + n] = (generation, now())
-                await conn.execute(UPDATE, first + n, [generation])
+                batch = [targets[(n * self.batch + j) % len(targets)] for j in range(self.batch)]
+                committed[first + n] = (batch, now())
+                await conn.execute(UPDATE, first + n, batch)
 
         await asyncio.gather(*(work(conn) for conn in self.conns))
-        return committed, count / (now() - began)
+        return committed, len(committed) / (now() - began)
 
     async def broadcast(self, targets: list[UUID]) -> tuple[int, float]:
         """One commit that changes every target; its event number and commit time."""

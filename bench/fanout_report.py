@@ -17,6 +17,7 @@ class Phase:
     offered: float  # deliveries a second
     achieved: float  # deliveries a second the committer reached
     commits: int
+    batch: int  # generations changed per commit
     expected: int
     received: int  # distinct (subscriber, event) receipts of this phase's events
     repeats: int
@@ -34,6 +35,7 @@ class Result:
     subscribers: int
     parallel: int
     connect_seconds: float
+    connect_client_share: float  # of one core, while connecting
     setups_ms: list[float]
     rss_kib: dict[str, int]  # idle, connected, targeted (after the phase), soaked
     targeted: Phase
@@ -71,14 +73,15 @@ def describe(r: Result) -> str:
         [
             f"{r.server}, {r.shape}, {r.subscribers} subscribers:",
             f"  connect: {r.connect_seconds:.1f} s = {r.connect_rate:.0f}/s ({r.parallel} at a "
-            f"time); set-up per connection {summary(r.setups_ms)}",
+            f"time; the client used {r.connect_client_share:.0%} of a core); set-up per "
+            f"connection {summary(r.setups_ms)}",
             f"  RSS: idle {rss['idle'] / 1024:.0f} MiB, connected {rss['connected'] / 1024:.0f} "
             f"MiB = {r.kib_per_subscriber:.1f} KiB a subscriber; after the latency phase "
             f"{rss['targeted'] / 1024:.0f} MiB, after {r.deliveries} deliveries "
             f"{rss['soaked'] / 1024:.0f} MiB ({'flat' if r.flat else 'GROWING'})",
             f"  targeted: offered {t.offered:.0f}/s, achieved {t.achieved:.0f}/s ({t.commits} "
-            f"commits); {t.received} of {t.expected} arrived ({t.repeats} repeats, {t.wrong} "
-            f"wrong); commit -> receipt {summary(t.latencies_ms)}",
+            f"commits of {t.batch}); {t.received} of {t.expected} arrived ({t.repeats} repeats, "
+            f"{t.wrong} wrong); commit -> receipt {summary(t.latencies_ms)}",
             f"  CPU per delivery: server {t.cpu_us:.0f} us, Postgres {t.postgres_us:.0f} us; "
             f"client used {t.client_share:.0%} of a core",
             f"  broadcast to all: last receipt {summary(r.broadcast_ms)}, "
@@ -92,10 +95,15 @@ def verdict(ok: bool) -> str:
     return "pass" if ok else "FAIL"
 
 
+def ratio(ours: float, floor: float) -> float:
+    # Tiny runs can measure no CPU at all (the kernel counts in 10 ms ticks).
+    return ours / floor if floor > 0 else float("inf")
+
+
 def compare(ours: Result, floor: Result) -> str:
     """Ours against the floor, and against the absolute targets, for one shape."""
-    cpu = ours.targeted.cpu_us / floor.targeted.cpu_us
-    memory = ours.kib_per_subscriber / floor.kib_per_subscriber
+    cpu = ratio(ours.targeted.cpu_us, floor.targeted.cpu_us)
+    memory = ratio(ours.kib_per_subscriber, floor.kib_per_subscriber)
     p99 = percentile(ours.targeted.latencies_ms, 99) if ours.targeted.latencies_ms else 1e9
     broadcast = statistics.median(ours.broadcast_ms) if ours.broadcast_ms else 1e9
     rows: list[tuple[str, str, bool]] = [

@@ -136,7 +136,7 @@ async def wait_for(client: Client, expected: int, quiet: float = 5, timeout: flo
 
 
 def match(
-    receipts: list[list[Any]], committed: dict[int, tuple[Any, float]], shape: Shape
+    receipts: list[list[Any]], committed: dict[int, tuple[list[Any], float]], shape: Shape
 ) -> tuple[list[float], int, int]:
     """Latencies (ms) of each (subscriber, event)'s first receipt; repeats; misdirected."""
     seen: set[tuple[int, int]] = set()
@@ -145,8 +145,8 @@ def match(
     for index, event, at in receipts:
         if event not in committed:
             continue  # a late receipt of an earlier phase
-        generation, committed_at = committed[event]
-        if generation != shape.watch[index][1]:
+        generations, committed_at = committed[event]
+        if shape.watch[index][1] not in generations:
             misdirected += 1
         elif (index, event) in seen:
             repeats += 1
@@ -156,15 +156,25 @@ def match(
     return latencies, repeats, misdirected
 
 
+def deliveries_per_commit(shape: Shape, committer: Committer) -> float:
+    return committer.batch * len(shape.watch) / len(shape.watchers)
+
+
+def expected_receipts(shape: Shape, committed: dict[int, tuple[list[Any], float]]) -> int:
+    return sum(shape.watchers[g] for generations, _ in committed.values() for g in generations)
+
+
 async def targeted(
     server: Server, pg: Postgres, client: Client, committer: Committer, shape: Shape, args: Any
 ) -> Phase:
-    fan = len(shape.watch) / len(shape.watchers)  # deliveries per commit
+    fan = deliveries_per_commit(shape, committer)
     commits = max(1, round(args.rate * args.seconds / fan))
     meters = (server.cpu_seconds, pg.cpu_seconds, client.cpu_seconds, now)
     began = [meter() for meter in meters]
-    committed, commit_rate = await committer.stream(shape.generations, commits, args.rate / fan)
-    expected = sum(shape.watchers[generation] for generation, _ in committed.values())
+    committed, commit_rate = await committer.stream(
+        shape.generations, commits, args.rate / fan, bounded=True
+    )
+    expected = expected_receipts(shape, committed)
     await wait_for(client, expected)
     used = [meter() - start for meter, start in zip(meters, began, strict=True)]
     drained = await client.ask("drain")
@@ -173,7 +183,8 @@ async def targeted(
     return Phase(
         offered=args.rate,
         achieved=commit_rate * fan,
-        commits=commits,
+        commits=len(committed),
+        batch=committer.batch,
         expected=expected,
         received=len(latencies),
         repeats=repeats,
@@ -187,11 +198,11 @@ async def targeted(
 
 async def soak(client: Client, committer: Committer, shape: Shape, rate: float, count: int) -> int:
     """More targeted deliveries at `rate`, about `count` of them; how many arrived."""
-    fan = len(shape.watch) / len(shape.watchers)
+    fan = deliveries_per_commit(shape, committer)
     if count < fan:
         return 0
     committed, _ = await committer.stream(shape.generations, round(count / fan), rate / fan)
-    await wait_for(client, sum(shape.watchers[g] for g, _ in committed.values()))
+    await wait_for(client, expected_receipts(shape, committed))
     return len((await client.ask("drain"))["receipts"])
 
 
@@ -202,7 +213,6 @@ async def broadcast(client: Client, committer: Committer, shape: Shape) -> tuple
     await wait_for(client, len(shape.watch), timeout=60)
     receipts = (await client.ask("drain"))["receipts"]
     times = {index: t for index, k, t in receipts if k == event}
-    await asyncio.sleep(0.5)
     last = (max(times.values()) - at) * 1000 if times else float("nan")
     return last, len(shape.watch) - len(times)
 
@@ -212,7 +222,9 @@ async def measure(
 ) -> Result:
     async with launch(kind, dsn, pg.home) as server, client_for(server, shape, args.parallel) as c:
         rss = {"idle": server.rss_kib()}
+        client_cpu = c.cpu_seconds()
         connected = await c.ask("connect")
+        client_cpu = c.cpu_seconds() - client_cpu
         rss["connected"] = server.rss_kib()
         foreign = shape.foreign()
         probe = await c.ask(f"probe {global_id(str(foreign))}") if foreign else None
@@ -228,6 +240,7 @@ async def measure(
         subscribers=len(shape.watch),
         parallel=args.parallel,
         connect_seconds=connected["seconds"],
+        connect_client_share=client_cpu / connected["seconds"],
         setups_ms=[s * 1000 for s in connected["setups"]],
         rss_kib=rss,
         targeted=phase,
@@ -244,7 +257,7 @@ async def run(args: Any) -> list[Result]:
         for index, name in enumerate(args.shapes):
             dsn = await migrated_database(pg.admin_dsn, f"velro_fanout_{name}")
             shape = await seed(dsn, name, args.subscribers, args.users, args.generations)
-            committer = Committer(dsn)
+            committer = Committer(dsn, batch=args.batch if name == "realistic" else 1)
             await committer.open()
             try:
                 order = ("ours", "floor") if index % 2 == 0 else ("floor", "ours")
@@ -268,6 +281,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--soak", type=int, default=100_000, help="deliveries before RSS")
     parser.add_argument("--broadcasts", type=int, default=5)
+    parser.add_argument(
+        "--batch", type=int, default=1, help="realistic shape: generations changed per commit"
+    )
     parser.add_argument("--parallel", type=int, default=200, help="connections opening at once")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args()
