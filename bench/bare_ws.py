@@ -6,8 +6,9 @@ current state, then a `next` for every change of that generation; complete; ping
 by the same trigger and LISTEN channel as `velro-graphql serve`: each notification carries ids
 only, so it reads the changed rows (one statement for all ids pending at that moment, on a
 service connection: no row-level security, no caller role) and sends every watcher the bytes
-encoded once. A raw ASGI app under uvicorn with the same settings as `serve` (uvloop,
-httptools, uvicorn's default WebSocket implementation, frozen start-up objects).
+encoded once, to all connections at once (as ours does: one writer per connection). A raw
+ASGI app under uvicorn with the same settings as `serve` (uvloop, httptools, uvicorn's default
+WebSocket implementation, frozen start-up objects).
 
     DATABASE_URL=... SUPABASE_JWT_SECRET=... python bench/bare_ws.py --port 8001
 """
@@ -75,17 +76,21 @@ class Hub:
         try:
             while self.pending:
                 ids, self.pending = list(self.pending), set()
-                for row in await self.read(ids):
-                    await self._deliver(row)
+                await self._deliver(await self.read(ids))
         finally:
             self.flushing = None
 
-    async def _deliver(self, row: asyncpg.Record) -> None:
-        encoded: dict[str, str] = {}  # by subscription id: the bytes are built once
-        for connection, op_id in list(self.watchers.get(row["id"], ())):
-            if op_id not in encoded:
-                encoded[op_id] = next_message(op_id, row)
-            await connection.send_text(encoded[op_id])
+    async def _deliver(self, rows: list[asyncpg.Record]) -> None:
+        """Send each row to its watchers, the bytes built once per (row, subscription id);
+        connections are written concurrently, each in order."""
+        outgoing: dict[Connection, list[str]] = {}
+        for row in rows:
+            encoded: dict[str, str] = {}
+            for connection, op_id in self.watchers.get(row["id"], ()):
+                if op_id not in encoded:
+                    encoded[op_id] = next_message(op_id, row)
+                outgoing.setdefault(connection, []).append(encoded[op_id])
+        await asyncio.gather(*(c.send_all(texts) for c, texts in outgoing.items()))
 
 
 def global_id(generation: str) -> str:
@@ -161,6 +166,10 @@ class Connection:
         self.subscriptions[op_id] = rows[0]["id"]
         self.hub.watch(rows[0]["id"], (self, op_id))
         await self.send_text(next_message(op_id, rows[0]))
+
+    async def send_all(self, texts: list[str]) -> None:
+        for text in texts:
+            await self.send_text(text)
 
     async def send_text(self, text: str | bytes) -> None:
         if isinstance(text, bytes):

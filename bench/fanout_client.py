@@ -9,7 +9,8 @@ each with one JSON line on stdout:
   subscribe, first `next`); answers the seconds it took and each connection's set-up time;
 - `count`: how many deliveries arrived since the last `drain`;
 - `drain`: those deliveries as [subscriber, event, receipt time] and forgets them, with the
-  number of wrong messages (another generation's, or an error);
+  number of wrong messages (another generation's, or an error) and of connections the server
+  has closed so far;
 - `probe`: subscribes with the first token to `foreign` (a generation of another user) and
   answers whether any data for it arrived within a second (it must not);
 - `close`.
@@ -54,6 +55,7 @@ class Fleet:
         self.listeners: list[asyncio.Task[None]] = []
         self.receipts: list[tuple[int, int, float]] = []
         self.wrong = 0
+        self.closed = 0  # connections the server closed
 
     async def open(self, token: int, gid: str) -> ClientConnection:
         ws = await connect(
@@ -103,6 +105,7 @@ class Fleet:
                 self.wrong += 1
                 continue
             self.receipts.append((index, node["queuePosition"], received))
+        self.closed += 1
 
     async def probe(self, foreign: str) -> dict[str, Any]:
         """Whether data of another user's generation reaches this user's token (it must not):
@@ -124,7 +127,7 @@ class Fleet:
     def drain(self) -> dict[str, Any]:
         receipts, self.receipts = self.receipts, []
         wrong, self.wrong = self.wrong, 0
-        return {"receipts": receipts, "wrong": wrong}
+        return {"receipts": receipts, "wrong": wrong, "closed": self.closed}
 
     async def close(self) -> None:
         await asyncio.gather(*(ws.close() for ws in self.sockets if ws), return_exceptions=True)

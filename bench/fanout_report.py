@@ -43,6 +43,7 @@ class Result:
     broadcast_ms: list[float]  # commit -> the last subscriber's receipt, per broadcast
     broadcast_missing: int
     probe_leaked: bool | None  # None: one user, nothing foreign to probe
+    closed_by_server: int  # subscribers' connections the server closed during the run
 
     @property
     def connect_rate(self) -> float:
@@ -86,7 +87,8 @@ def describe(r: Result) -> str:
             f"client used {t.client_share:.0%} of a core",
             f"  broadcast to all: last receipt {summary(r.broadcast_ms)}, "
             f"{r.broadcast_missing} missing",
-            f"  another user's generation: {probe}",
+            f"  another user's generation: {probe}; connections closed by the server: "
+            f"{r.closed_by_server}",
         ]
     )
 

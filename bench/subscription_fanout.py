@@ -234,6 +234,7 @@ async def measure(
         soaked = await soak(c, committer, shape, args.rate, args.soak - phase.received)
         rss["soaked"] = server.rss_kib()
         broadcasts = [await broadcast(c, committer, shape) for _ in range(args.broadcasts)]
+        closed = (await c.ask("drain"))["closed"]
     return Result(
         server=kind,
         shape=shape.name,
@@ -248,6 +249,7 @@ async def measure(
         broadcast_ms=[ms for ms, _ in broadcasts],
         broadcast_missing=sum(missing for _, missing in broadcasts),
         probe_leaked=probe["leaked"] if probe else None,
+        closed_by_server=closed,
     )
 
 

@@ -30,5 +30,6 @@ def test_both_servers_deliver_every_change_to_its_subscribers_only(tmp_path: Pat
         phase = r["targeted"]
         assert phase["received"] == phase["expected"] > 0, r
         assert phase["wrong"] == 0, r
+        assert r["closed_by_server"] == 0, r
         assert r["broadcast_missing"] == 0 and len(r["broadcast_ms"]) == 1, r
         assert r["probe_leaked"] is (False if r["shape"] == "realistic" else None), r
