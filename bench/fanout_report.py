@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -59,6 +60,7 @@ class Result:
 
 
 def summary(ms: list[float]) -> str:
+    ms = [m for m in ms if not math.isnan(m)]  # NaN: a broadcast that reached nobody
     if not ms:
         return "no samples"
     return (
@@ -107,7 +109,8 @@ def compare(ours: Result, floor: Result) -> str:
     cpu = ratio(ours.targeted.cpu_us, floor.targeted.cpu_us)
     memory = ratio(ours.kib_per_subscriber, floor.kib_per_subscriber)
     p99 = percentile(ours.targeted.latencies_ms, 99) if ours.targeted.latencies_ms else 1e9
-    broadcast = statistics.median(ours.broadcast_ms) if ours.broadcast_ms else 1e9
+    reached = [ms for ms in ours.broadcast_ms if not math.isnan(ms)]
+    broadcast = statistics.median(reached) if reached and not ours.broadcast_missing else 1e9
     rows: list[tuple[str, str, bool]] = [
         (f"CPU per delivery {cpu:.2f}x the floor", "<= 1.5x", cpu <= 1.5),
         (f"memory per subscriber {memory:.2f}x the floor", "<= 1.2x", memory <= 1.2),
