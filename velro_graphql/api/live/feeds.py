@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -32,12 +32,33 @@ log = logging.getLogger(__name__)
 
 
 class _UserFeeds:
-    __slots__ = ("dirty", "feeds", "flush")
+    __slots__ = ("dirty", "feeds", "flush", "topics")
 
     def __init__(self) -> None:
         self.feeds: dict[FeedKey, Feed] = {}
+        self.topics: dict[Hashable, dict[Feed, None]] = {}  # by their source's topic
         self.dirty: dict[Feed, None] = {}
         self.flush: asyncio.Task[None] | None = None
+
+    def add(self, feed: Feed) -> Feed:
+        """The feed of `feed`'s key: `feed`, unless another subscriber made it first."""
+        found = self.feeds.setdefault(feed.key, feed)
+        if found is feed:
+            self.topics.setdefault(feed.source.topic, {})[feed] = None
+        return found
+
+    def remove(self, feed: Feed) -> None:
+        del self.feeds[feed.key]
+        topic = self.topics[feed.source.topic]
+        del topic[feed]
+        if not topic:
+            del self.topics[feed.source.topic]
+
+    def concerned(self, event: Event) -> list[Feed]:
+        """The feeds that may want the event: those of its object and those of none."""
+        if event.id is None:
+            return list(self.feeds.values())
+        return [*self.topics.get(event.id, ()), *self.topics.get(None, ())]
 
 
 class Feeds:
@@ -59,7 +80,7 @@ class Feeds:
         """Add a subscriber to its feed; its first message is the feed's next read."""
         user = self._users.setdefault(subscriber.feed.key[0], _UserFeeds())
         # Another subscriber may have made the same feed while this one's was being made.
-        feed = subscriber.feed = user.feeds.setdefault(subscriber.feed.key, subscriber.feed)
+        feed = subscriber.feed = user.add(subscriber.feed)
         feed.joiners[subscriber] = None
         self._mark(user, feed)
 
@@ -71,7 +92,7 @@ class Feeds:
         user = self._users.get(feed.key[0])
         if not feed.empty or user is None or user.feeds.get(feed.key) is not feed:
             return
-        del user.feeds[feed.key]
+        user.remove(feed)
         user.dirty.pop(feed, None)
         if feed.retry is not None:
             feed.retry.cancel()
@@ -86,7 +107,7 @@ class Feeds:
             found = self._users.get(user_id)
             users = [found] if found else []
         for user in users:
-            for feed in list(user.feeds.values()):  # a final state ends subscriptions
+            for feed in user.concerned(event):  # a copy: a final state ends subscriptions
                 if not self._rendered(feed, event) and feed.note(event):
                     self._mark(user, feed)
 

@@ -43,6 +43,12 @@ class LiveSource(ABC, Generic[T]):
         """Whether what was just read is the last state (its subscriptions then complete)."""
         return False
 
+    @property
+    def topic(self) -> Hashable | None:
+        """The id of the one object whose events this source wants (besides events about no
+        object, such as a resync), so that the fan-out offers it no other; None: any event."""
+        return None
+
     def version(self, value: object) -> int | None:
         """Where a value read (or a state, by its `version`) stands among its object's
         committed states, for a snapshot source with a `state_type`: a subscriber never gets

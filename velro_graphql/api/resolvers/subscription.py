@@ -77,6 +77,10 @@ class GenerationUpdated(LiveSource[Generation]):
             isinstance(g, Generation) and g.status.value in TERMINAL_STATUSES for _, g in items
         )
 
+    @property
+    def topic(self) -> UUID:
+        return self.generation_id
+
     def version(self, value: object) -> int | None:
         return value.entity.version if isinstance(value, Generation) else None
 
