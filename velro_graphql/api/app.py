@@ -23,7 +23,7 @@ from velro_graphql.api.compiled import PreEncodedJSON
 from velro_graphql.api.context import AppState, Context
 from velro_graphql.api.graphiql import ROUTE, asset_endpoint, default_assets_dir, render_page
 from velro_graphql.api.http import error_body, install_edges
-from velro_graphql.api.live.endpoint import serve_websocket
+from velro_graphql.api.live.endpoint import LiveSockets
 from velro_graphql.api.live.fanout import open_fanout
 from velro_graphql.api.routes import router
 from velro_graphql.api.schema import build_schema
@@ -161,7 +161,6 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
             yield
 
     app = FastAPI(title="velro-graphql", lifespan=lifespan, docs_url=None, redoc_url=None)
-    # Before the GraphQL router: WebSockets on /graphql are served by the live fan-out.
     graphql = VelroGraphQL(
         schema,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
@@ -173,9 +172,9 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
     # `/graphql/` is served, not redirected: a redirect would re-send a POST to a URL built
     # from the proxy's headers. Every method reaches strawberry, which refuses others as GraphQL.
     for path in ("/graphql", "/graphql/"):
-        app.router.add_websocket_route(path, serve_websocket)
         app.router.routes.append(Route(path, graphql))
     app.router.routes.append(Route("/", index, methods=["GET"]))
     app.include_router(router)
     install_edges(app, settings)
+    app.add_middleware(LiveSockets)  # WebSockets on /graphql: the live fan-out, first
     return app

@@ -12,6 +12,7 @@ to agree byte for byte.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +69,27 @@ class StatePlan:
         except KeyError:
             return None
         return json.dumps({"data": {self.root_key: node}}, separators=(",", ":"))
+
+
+class StatePlans:
+    """Plans by document text, operation and type, so that the feeds of one document (one a
+    subscriber, in the usual shape) share one plan; the least recently used go past `limit`."""
+
+    def __init__(self, schema: GraphQLSchema, limit: int = 512) -> None:
+        self._schema = schema
+        self._limit = limit
+        self._plans: OrderedDict[tuple[str, str | None, str], StatePlan | None] = OrderedDict()
+
+    def plan(self, text: str, selection: Selection, type_name: str) -> StatePlan | None:
+        """The plan of `selection`, whose document's text is `text`."""
+        key = (text, selection.operation_name, type_name)
+        if key in self._plans:
+            self._plans.move_to_end(key)
+            return self._plans[key]
+        plan = self._plans[key] = plan_state(self._schema, selection, type_name)
+        if len(self._plans) > self._limit:
+            self._plans.popitem(last=False)
+        return plan
 
 
 def plan_state(schema: GraphQLSchema, selection: Selection, type_name: str) -> StatePlan | None:
