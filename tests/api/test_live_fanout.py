@@ -260,3 +260,17 @@ async def test_a_client_that_stops_reading_is_closed_with_1013() -> None:
     await until(lambda: flooded.closed is not None)
     assert flooded.closed == (1013, "Too many unsent messages.")
     await outbox.stop()
+
+
+async def test_a_client_that_keeps_up_stays_however_long_it_receives() -> None:
+    socket = FakeSocket()
+    outbox = Outbox(socket, limit=100, max_behind=0.2)  # type: ignore[arg-type]
+    for n in range(8):  # for longer than max_behind, each message sent at once
+        outbox.put(n, "{}")
+        await asyncio.sleep(0.05)
+    assert socket.closed is None and len(socket.received) == 8
+    socket.released.clear()  # then it stops reading
+    outbox.put("late", "{}")
+    await until(lambda: socket.closed is not None)
+    assert socket.closed == (1013, "Too slow reading its messages.")
+    await outbox.stop()
