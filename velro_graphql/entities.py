@@ -79,6 +79,7 @@ class Generation:
     updated_at: datetime
     provider_timings: dict[str, float] | None = None  # fal's `timings`, kept for support
     input_upload_id: UUID | None = None  # the upload it was made from
+    version: int = 0  # committed updates so far: later states have larger versions
 
     @property
     def finished(self) -> bool:

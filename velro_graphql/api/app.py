@@ -175,16 +175,21 @@ def _splice(response: dict[str, Any]) -> bytes:
 class VelroApp(FastAPI):
     """GraphQL over HTTP goes from uvicorn straight to its endpoint through the HTTP edges
     (api/http.py): the router and FastAPI's five other layers cost a sixth of the CPU of a
-    `{ __typename }`. Everything else (WebSockets on /graphql too) takes the full stack."""
+    `{ __typename }`. WebSockets on /graphql go straight to the live fan-out, which checks
+    their origin itself: the layers' frames would stay on every open connection's stack, a few
+    KiB each, and wrap every message. Everything else takes the full stack."""
 
     graphql_http: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lane = self.graphql_http
-        if lane is not None and scope["type"] == "http" and scope["path"] in _GRAPHQL_PATHS:
+        if scope["type"] in ("http", "websocket") and scope["path"] in _GRAPHQL_PATHS:
             scope["app"] = self
-            await lane(scope, receive, send)
-            return
+            if scope["type"] == "websocket":
+                await serve_websocket(WebSocket(scope, receive, send))
+                return
+            if self.graphql_http is not None:
+                await self.graphql_http(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -223,8 +228,6 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
     if settings.compiled_reads:
         graphql.compiled_http = CompiledHTTP(schema._schema, schema.admission)
     app.router.routes.append(Route(ROUTE, asset_endpoint(assets), methods=["GET"]))
-    for path in _GRAPHQL_PATHS:
-        app.router.add_websocket_route(path, serve_websocket)
     app.graphql_http = with_edges(graphql, settings)
     app.router.routes.append(Route("/", index, methods=["GET"]))
     app.include_router(router)

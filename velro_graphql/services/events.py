@@ -1,8 +1,10 @@
 """Live updates: one LISTEN connection per process, announcing committed changes to listeners.
 
-Notifications carry ids only; listeners re-read current state. When the connection drops, the
-hub reconnects with capped, jittered backoff for as long as it takes; once LISTENing again it
-announces a `resync` for all users, saying from which instant changes may have been missed.
+A generation's notification carries the row's state when it fits (migration 0012), so a
+listener can skip re-reading it; the others carry ids and listeners re-read. When the
+connection drops, the hub reconnects with capped, jittered backoff for as long as it takes; once
+LISTENing again it announces a `resync` for all users, saying from which instant changes may
+have been missed.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from velro_graphql.backoff import backoff_delay
@@ -33,6 +36,9 @@ class Event:
     id: UUID | None = None
     project_id: UUID | None = None
     since: datetime | None = None  # resync: changes from this instant on may have been missed
+    # The changed row's columns as JSON values, as committed (none for a deletion, or a row
+    # too large for a notification): `version` orders them.
+    state: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +128,13 @@ class EventHub:
                 self._announce(None, Event("catalog"))
                 return
             user_id = UUID(data["user_id"])
-            event = Event(data["kind"], UUID(data["id"]), _uuid(data.get("project_id")))
+            state = data.get("state")
+            event = Event(
+                data["kind"],
+                UUID(data["id"]),
+                _uuid(data.get("project_id")),
+                state=state if isinstance(state, dict) else None,
+            )
         except (ValueError, KeyError, TypeError):
             log.warning("ignoring malformed notification")
             return

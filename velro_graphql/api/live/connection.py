@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket
 from velro_graphql.api.admission import Admitted, Refused, Request
 from velro_graphql.api.errors import code_errors
 from velro_graphql.api.live.fanout import Fanout, LiveContext
-from velro_graphql.api.live.feeds import Subscriber
+from velro_graphql.api.live.feed import Subscriber
 from velro_graphql.api.live.operations import RunningOperations
 from velro_graphql.api.live.outbox import Outbox
 from velro_graphql.api.live.protocol import (

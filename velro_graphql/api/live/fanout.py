@@ -16,8 +16,10 @@ from velro_graphql.api.admission import Admitted, Refused, Request
 from velro_graphql.api.context import AppState, Context
 from velro_graphql.api.http import origin_allowed
 from velro_graphql.api.live.execution import Renderer, Selection, encode
-from velro_graphql.api.live.feeds import Feed, FeedKey, Feeds
+from velro_graphql.api.live.feed import Feed, FeedKey
+from velro_graphql.api.live.feeds import Feeds
 from velro_graphql.api.live.source import LiveSource
+from velro_graphql.api.live.states import StatePlans
 from velro_graphql.api.schema import VelroSchema
 from velro_graphql.entities import Caller
 from velro_graphql.errors import Forbidden, RateLimited, Unauthenticated
@@ -41,6 +43,7 @@ class Fanout:
         self._verify = verify
         self.feeds = Feeds(Renderer(schema), self.context)
         self._sockets: Counter[UUID] = Counter()  # open connections per user
+        self._plans = StatePlans(schema._schema)
 
     async def admit(self, headers: Mapping[str, str], params: Mapping[str, Any]) -> Caller:
         """The caller a connection_init authenticates; spends one operation of its budget."""
@@ -94,7 +97,11 @@ class Fanout:
         if existing is not None:
             return existing
         selection = Selection(admitted.document, request.variables, request.operation_name)
-        return Feed(key, caller, selection, await self._source(admitted, request))
+        source = await self._source(admitted, request)
+        plan = None
+        if source.snapshot and source.state_type is not None:
+            plan = self._plans.plan(admitted.query, selection, source.state_type)
+        return Feed(key, caller, selection, source, plan)
 
     async def _source(self, admitted: Admitted, request: Request) -> LiveSource[object]:
         """The subscription resolver's source: graphql-core coerces variables and arguments."""

@@ -1,9 +1,10 @@
-"""Feeds: the subscribers sharing one (user, document, variables), each change read once.
+"""Feeds: every user's feeds (api/live/feed.py), each change read once.
 
 Events mark a user's feeds dirty; one flush task per user reads every dirty feed in one fresh
 context (one transaction as the user, fresh loaders), renders each payload once and hands the
 same text to every subscriber of the feed. A feed already dirty is not queued again: a burst
-of events costs one read.
+of events costs one read. An event that carries its object's state (api/live/states.py) is
+rendered from it for the feeds that can, and handed to their members at once, with no read.
 
 A read that fails because the database is out of reach ends nobody: the feed keeps its pending
 changes and joiners and is read again after a capped, jittered backoff until it heals.
@@ -14,12 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Hashable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from velro_graphql.api.live.execution import Renderer, Selection, encode_failure
-from velro_graphql.api.live.outbox import Outbox
-from velro_graphql.api.live.source import LiveSource
+from velro_graphql.api.live.execution import Renderer, encode_failure
+from velro_graphql.api.live.feed import Feed, FeedKey, Subscriber
 from velro_graphql.backoff import backoff_delay
 from velro_graphql.entities import Caller
 from velro_graphql.services.events import Event
@@ -30,99 +30,35 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# user, document text, operation name, variables as canonical JSON
-FeedKey = tuple[UUID, str, str | None, str]
-
-
-class Owner(Protocol):
-    """The connection a subscriber belongs to."""
-
-    outbox: Outbox
-
-    def end(self, subscriber: Subscriber) -> None: ...
-
-
-class Feed:
-    __slots__ = (
-        "caller",
-        "changes",
-        "failures",
-        "joiners",
-        "key",
-        "members",
-        "retry",
-        "selection",
-        "source",
-    )
-
-    def __init__(
-        self, key: FeedKey, caller: Caller, selection: Selection, source: LiveSource[object]
-    ) -> None:
-        self.key = key
-        self.caller = caller  # any subscriber's: the key holds the user, and RLS needs no more
-        self.selection = selection
-        self.source = source
-        self.members: dict[Subscriber, None] = {}
-        self.joiners: dict[Subscriber, None] = {}  # waiting for their first message
-        self.changes: dict[UUID | None, Event] = {}
-        self.failures = 0  # reads failed in a row, for the retry's backoff
-        self.retry: asyncio.TimerHandle | None = None
-
-    def note(self, event: Event) -> bool:
-        """Record an event if it concerns this feed; say whether it did."""
-        if not self.source.wants(event):
-            return False
-        key = None if self.source.snapshot else event.id
-        pending = self.changes.get(key)
-        if not (pending and pending.since and event.since and pending.since < event.since):
-            self.changes[key] = event  # of two resyncs, the one reaching further back stays
-        return True
-
-    def take(self) -> tuple[list[Event], list[Subscriber]]:
-        """The pending changes and joiners; joiners become members (they miss no later event)."""
-        changes, joiners = list(self.changes.values()), list(self.joiners)
-        self.changes.clear()
-        self.joiners.clear()
-        self.members.update(dict.fromkeys(joiners))
-        return changes, joiners
-
-    def put_back(self, changes: Sequence[Event], joiners: Sequence[Subscriber]) -> None:
-        """Undo `take` for a read that failed: the changes and joiners wait for the retry."""
-        for event in changes:
-            self.note(event)
-        for subscriber in joiners:
-            if subscriber.active:
-                self.members.pop(subscriber, None)
-                self.joiners[subscriber] = None
-
-    @property
-    def empty(self) -> bool:
-        return not self.members and not self.joiners
-
-
-class Subscriber:
-    """One subscription of one connection: where its feed's payloads go."""
-
-    __slots__ = ("active", "feed", "op_id", "owner", "prefix")
-
-    def __init__(self, feed: Feed, owner: Owner, op_id: str, prefix: str) -> None:
-        self.feed = feed
-        self.owner = owner
-        self.op_id = op_id
-        self.prefix = prefix  # the message up to its payload: {"type":"next","id":"1","payload":
-        self.active = True
-
-    def deliver(self, slot: Hashable, payload: str) -> None:
-        self.owner.outbox.put((self, slot), self.prefix + payload + "}")
-
 
 class _UserFeeds:
-    __slots__ = ("dirty", "feeds", "flush")
+    __slots__ = ("dirty", "feeds", "flush", "topics")
 
     def __init__(self) -> None:
         self.feeds: dict[FeedKey, Feed] = {}
+        self.topics: dict[Hashable, dict[Feed, None]] = {}  # by their source's topic
         self.dirty: dict[Feed, None] = {}
         self.flush: asyncio.Task[None] | None = None
+
+    def add(self, feed: Feed) -> Feed:
+        """The feed of `feed`'s key: `feed`, unless another subscriber made it first."""
+        found = self.feeds.setdefault(feed.key, feed)
+        if found is feed:
+            self.topics.setdefault(feed.source.topic, {})[feed] = None
+        return found
+
+    def remove(self, feed: Feed) -> None:
+        del self.feeds[feed.key]
+        topic = self.topics[feed.source.topic]
+        del topic[feed]
+        if not topic:
+            del self.topics[feed.source.topic]
+
+    def concerned(self, event: Event) -> list[Feed]:
+        """The feeds that may want the event: those of its object and those of none."""
+        if event.id is None:
+            return list(self.feeds.values())
+        return [*self.topics.get(event.id, ()), *self.topics.get(None, ())]
 
 
 class Feeds:
@@ -144,7 +80,7 @@ class Feeds:
         """Add a subscriber to its feed; its first message is the feed's next read."""
         user = self._users.setdefault(subscriber.feed.key[0], _UserFeeds())
         # Another subscriber may have made the same feed while this one's was being made.
-        feed = subscriber.feed = user.feeds.setdefault(subscriber.feed.key, subscriber.feed)
+        feed = subscriber.feed = user.add(subscriber.feed)
         feed.joiners[subscriber] = None
         self._mark(user, feed)
 
@@ -156,7 +92,7 @@ class Feeds:
         user = self._users.get(feed.key[0])
         if not feed.empty or user is None or user.feeds.get(feed.key) is not feed:
             return
-        del user.feeds[feed.key]
+        user.remove(feed)
         user.dirty.pop(feed, None)
         if feed.retry is not None:
             feed.retry.cancel()
@@ -171,9 +107,29 @@ class Feeds:
             found = self._users.get(user_id)
             users = [found] if found else []
         for user in users:
-            for feed in user.feeds.values():
-                if feed.note(event):
+            for feed in user.concerned(event):  # a copy: a final state ends subscriptions
+                if not self._rendered(feed, event) and feed.note(event):
                     self._mark(user, feed)
+
+    @staticmethod
+    def _rendered(feed: Feed, event: Event) -> bool:
+        """Hand the feed's members the payload rendered from the state the event carries,
+        skipping those that have a newer one; False when there is none to render (read it)."""
+        plan, state = feed.plan, event.state
+        if plan is None or state is None or not feed.source.wants(event):
+            return False
+        payload = plan.render(state)
+        version = state.get("version")
+        if payload is None or not isinstance(version, int):
+            return False
+        final = feed.source.final(state)
+        for subscriber in list(feed.members):
+            if version > subscriber.seen:
+                subscriber.seen = version
+                subscriber.deliver(None, payload)
+                if final:
+                    subscriber.owner.end(subscriber)
+        return True
 
     async def close(self) -> None:
         users, self._users = list(self._users.values()), {}  # no retry finds a feed after this
@@ -260,10 +216,11 @@ class Feeds:
             # The source refuses (its object is gone, say) or has a bug: its subscriptions end.
             self._end(to, encode_failure(error, context))
             return
+        versions = [feed.source.version(value) for _, value in items]
         for subscriber in to:
             if subscriber.active:
-                for slot, payload in payloads:
-                    subscriber.deliver(slot, payload)
+                for (slot, payload), version in zip(payloads, versions, strict=True):
+                    subscriber.offer(slot, payload, version)
         if feed.source.finished(items):
             self._end(to, None)
 

@@ -23,6 +23,7 @@ class Outbox:
     __slots__ = (
         "_behind",
         "_close",
+        "_draining_since",
         "_frames",
         "_limit",
         "_max_behind",
@@ -36,6 +37,7 @@ class Outbox:
         self._limit = limit
         self._max_behind = max_behind
         self._behind: asyncio.TimerHandle | None = None
+        self._draining_since = 0.0
         self._frames: dict[Hashable, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._close: tuple[int, str] | None = None
@@ -84,11 +86,25 @@ class Outbox:
     def _start_drain(self) -> None:
         self._task = asyncio.create_task(self._drain())
         loop = asyncio.get_running_loop()
-        self._behind = loop.call_later(self._max_behind, self._fell_behind)
+        self._draining_since = loop.time()
+        # One timer lives across drains (each message would otherwise make and cancel one).
+        if self._behind is None:
+            self._behind = loop.call_later(self._max_behind, self._check_behind)
+
+    def _check_behind(self) -> None:
+        self._behind = None
+        if self._task is None:
+            return  # caught up
+        loop = asyncio.get_running_loop()
+        draining = loop.time() - self._draining_since
+        if draining < self._max_behind:
+            self._behind = loop.call_later(self._max_behind - draining, self._check_behind)
+        else:
+            self._fell_behind()
 
     def _fell_behind(self) -> None:
         """Sending has not caught up for `max_behind` seconds: give up on this client."""
-        stuck, self._behind = self._task, None
+        stuck = self._task
         self.closing = True
         self._frames.clear()
         self._close = (TRY_AGAIN_LATER, "Too slow reading its messages.")
@@ -113,9 +129,6 @@ class Outbox:
         finally:
             if self._task is asyncio.current_task():
                 self._task = None
-                if self._behind is not None:
-                    self._behind.cancel()
-                    self._behind = None
 
 
 def _close_reason(reason: str) -> str:

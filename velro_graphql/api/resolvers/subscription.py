@@ -6,9 +6,10 @@ its state); the WebSocket fan-out in `api.live` runs it once for every subscribe
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import strawberry
@@ -60,6 +61,7 @@ class Subscription:
 @dataclass(frozen=True)
 class GenerationUpdated(LiveSource[Generation]):
     generation_id: UUID
+    state_type = "Generation"
 
     def wants(self, event: Event) -> bool:
         return event.kind == "resync" or event.id == self.generation_id
@@ -74,6 +76,16 @@ class GenerationUpdated(LiveSource[Generation]):
         return any(
             isinstance(g, Generation) and g.status.value in TERMINAL_STATUSES for _, g in items
         )
+
+    @property
+    def topic(self) -> UUID:
+        return self.generation_id
+
+    def version(self, value: object) -> int | None:
+        return value.entity.version if isinstance(value, Generation) else None
+
+    def final(self, state: Mapping[str, Any]) -> bool:
+        return state.get("status") in TERMINAL_STATUSES
 
 
 @dataclass(frozen=True)
