@@ -22,9 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import resource
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,11 +38,11 @@ from harness import (
     JWT_SECRET,
     Postgres,
     Server,
-    _free_port,
-    _wait_healthy,
+    free_port,
     machine,
     migrated_database,
     process_tree_cpu_seconds,
+    run_server,
     serve,
     temporary_postgres,
     token,
@@ -58,19 +56,11 @@ OURS_ENV = {"MAX_WEBSOCKETS_PER_USER": "10000"}
 @contextlib.asynccontextmanager
 async def serve_floor(dsn: str, home: Path) -> AsyncIterator[Server]:
     """Run `bench/bare_ws.py` on `dsn` until the block ends."""
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": dsn, "SUPABASE_JWT_SECRET": JWT_SECRET}
+    port = free_port()
+    env = {"DATABASE_URL": dsn, "SUPABASE_JWT_SECRET": JWT_SECRET}
     command = [sys.executable, str(BENCH / "bare_ws.py"), "--port", str(port)]
-    log = home / f"floor-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(process, port)
-    try:
-        await _wait_healthy(server, log)
+    async with run_server(command, env, home / f"floor-{port}.log", port) as server:
         yield server
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 def launch(kind: str, dsn: str, home: Path) -> contextlib.AbstractAsyncContextManager[Server]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class Runtime:
     models: dict[str, Model]
     readiness: Readiness
     metrics: JobMetrics
+    # Caller sessions take connections first come, first served (db/session.CallerSession).
+    caller_turns: asyncio.Semaphore
 
     @property
     def default_provider(self) -> str:
@@ -76,6 +79,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             models=await catalog_store.load_models(database.pool),
             readiness=readiness,
             metrics=JobMetrics(refresh_seconds=settings.metrics_refresh_seconds),
+            caller_turns=asyncio.Semaphore(settings.db_pool_size),
         )
         readiness.add(ProviderCircuit(providers[runtime.default_provider]))
         await readiness.watch(Dependency("storage"), lambda: _prepare(storage))

@@ -13,4 +13,4 @@ __all__ = ["CallerSession", "Pool", "Queryable", "caller_session"]
 
 def caller_session(rt: Runtime, claims: dict[str, Any]) -> CallerSession:
     """A session whose reads run as the caller (row-level security), opened on first use."""
-    return CallerSession(rt.pool, claims)
+    return CallerSession(rt.pool, claims, rt.caller_turns)
