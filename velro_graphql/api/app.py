@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from velro_graphql.api.auth import bearer_token
+from velro_graphql.api.collector import FreezeSurvivors
 from velro_graphql.api.compiled import PreEncodedJSON
 from velro_graphql.api.compiled_http import CompiledHTTP, may_answer
 from velro_graphql.api.context import AppState, Context
@@ -199,7 +199,8 @@ _GRAPHQL_PATHS = ("/graphql", "/graphql/")
 
 
 def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool = False) -> FastAPI:
-    """The app; `freeze_gc` (for `serve`) exempts what start-up built from garbage collection."""
+    """The app; with `freeze_gc` (for `serve`), what start-up built and what survives each full
+    collection is frozen (api/collector.py)."""
     schema = build_schema(settings)
 
     @asynccontextmanager
@@ -210,11 +211,13 @@ def create_app(settings: Settings, *, run_worker: bool = False, freeze_gc: bool 
         ):
             app.state.services = services
             app.state.fanout = fanout
+            collector = FreezeSurvivors()
             if freeze_gc:
-                # Full collections walk every tracked object: with thousands of live
-                # connections, leaving start-up's out of them keeps the pauses short.
-                gc.freeze()
-            yield
+                collector.install()
+            try:
+                yield
+            finally:
+                collector.remove()
 
     app = VelroApp(title="velro-graphql", lifespan=lifespan, docs_url=None, redoc_url=None)
     # Before the GraphQL router: WebSockets on /graphql are served by the live fan-out.
