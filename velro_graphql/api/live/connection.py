@@ -13,8 +13,9 @@ from graphql import GraphQLError, OperationType
 from starlette.websockets import WebSocket
 
 from velro_graphql.api.admission import Admitted, Refused, Request
+from velro_graphql.api.context import Context
 from velro_graphql.api.errors import code_errors
-from velro_graphql.api.live.fanout import Fanout, LiveContext
+from velro_graphql.api.live.fanout import Fanout
 from velro_graphql.api.live.feed import Subscriber
 from velro_graphql.api.live.operations import RunningOperations
 from velro_graphql.api.live.outbox import Outbox
@@ -215,7 +216,7 @@ class Connection:
         self._record(context, "subscription", request, [], started)
 
     def _start_operation(
-        self, op_id: str, context: LiveContext, request: Request, *, mutation: bool
+        self, op_id: str, context: Context, request: Request, *, mutation: bool
     ) -> None:
         if len(self._operations) >= self._fanout.services.settings.max_subscriptions_per_connection:
             too_many = RateLimited("Too many operations running on this connection.", retry_after=1)
@@ -223,7 +224,7 @@ class Connection:
         # A task, so that a slow query delays neither pings nor other operations' messages.
         self._operations.start(op_id, self._execute(op_id, context, request), mutation=mutation)
 
-    async def _execute(self, op_id: str, context: LiveContext, request: Request) -> None:
+    async def _execute(self, op_id: str, context: Context, request: Request) -> None:
         try:
             payload = await self._fanout.execute(context, request)
         except Exception:
@@ -250,7 +251,7 @@ class Connection:
 
     def _record(
         self,
-        context: LiveContext,
+        context: Context,
         kind: str,
         request: Request,
         errors: list[GraphQLError],

@@ -28,13 +28,6 @@ from velro_graphql.errors import Forbidden, RateLimited, Unauthenticated
 Verify = Callable[[AppState, str | None], Awaitable[Caller | None]]
 
 
-class LiveContext(Context):
-    """A WebSocket operation's context; `admitted` once the admission let it in, so that
-    strawberry's pipeline does not admit (and spend) it a second time."""
-
-    admitted: Admitted | None = None
-
-
 class Fanout:
     def __init__(self, schema: VelroSchema, services: AppState, verify: Verify) -> None:
         self.schema = schema
@@ -72,12 +65,10 @@ class Fanout:
 
     def context(
         self, caller: Caller, request_id: str | None = None, address: str | None = None
-    ) -> LiveContext:
-        return LiveContext(
-            self.services, caller=caller, request_id=request_id, client_address=address
-        )
+    ) -> Context:
+        return Context(self.services, caller=caller, request_id=request_id, client_address=address)
 
-    async def execute(self, context: LiveContext, request: Request) -> str:
+    async def execute(self, context: Context, request: Request) -> str:
         """Run an admitted query or mutation, as over HTTP; its `next` payload as JSON."""
         assert context.admitted is not None
         result = await self.schema.execute(
