@@ -15,7 +15,7 @@ import pytest
 import velro_graphql
 
 PACKAGE = Path(velro_graphql.__file__).parent
-BASE = {"backoff", "config", "errors", "entities", "logs"}
+BASE = {"backoff", "bounded_cache", "config", "errors", "entities", "logs"}
 EVERY_LAYER = {"api", "worker", "services", "db", "providers", "storage", "serving", *BASE}
 
 # layer -> the layers of the package it may import (its own always included)
@@ -24,6 +24,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "entities": set(),
     "logs": set(),
     "backoff": set(),
+    "bounded_cache": set(),
     "config": {"errors"},
     "db": BASE,
     "providers": BASE,

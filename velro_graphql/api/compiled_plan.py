@@ -9,7 +9,6 @@ cover gives a `Fallback` naming why, and the operation runs per field instead.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -32,6 +31,7 @@ from graphql.execution.values import get_variable_values
 from graphql.pyutils import Undefined
 
 from velro_graphql.api.types.relay import expect_global_id
+from velro_graphql.bounded_cache import BoundedCache
 from velro_graphql.errors import VelroError
 from velro_graphql.services.pagination import PageArgs, page_query
 from velro_graphql.services.read_model import (
@@ -82,20 +82,15 @@ def plan_for(
     if frozen is None:
         return Fallback("variables")
     key = (query, operation_name, frozen)
-    if key in _PLANS:
-        _PLANS.move_to_end(key)
-        return _PLANS[key]
-    plan = _PLANS[key] = _plan(document, operation, {n: _thaw(v) for n, v in frozen})
-    if len(_PLANS) > _MAX_PLANS:
-        _PLANS.popitem(last=False)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = _plan(document, operation, {n: _thaw(v) for n, v in frozen})
+        _PLANS.put(key, plan)
     return plan
 
 
 # Plans by document text, operation and variables: a hot query is planned once.
-_PLANS: OrderedDict[tuple[str, str | None, tuple[tuple[str, Any], ...]], Plan | Fallback] = (
-    OrderedDict()
-)
-_MAX_PLANS = 512
+_PLANS = BoundedCache[tuple[str, str | None, tuple[tuple[str, Any], ...]], Plan | Fallback](512)
 
 
 class _Input(tuple[tuple[str, Any], ...]):

@@ -27,8 +27,8 @@ from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.schema import validate_document
 
-from velro_graphql.api.bounded_cache import BoundedCache
 from velro_graphql.api.persisted import sha256_hex
+from velro_graphql.bounded_cache import BoundedCache
 from velro_graphql.config import Settings
 from velro_graphql.errors import BadUserInput
 
@@ -63,7 +63,7 @@ class Documents:
         self._schema = schema
         self._rules = validation_rules(settings)
         self._max_tokens = settings.max_query_tokens
-        self._cache = BoundedCache[Checked](
+        self._cache = BoundedCache[str, Checked](
             settings.document_cache_max_bytes, lambda checked: checked.weight
         )
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import GraphQLError
 
-from velro_graphql.api.bounded_cache import BoundedCache
+from velro_graphql.bounded_cache import BoundedCache
 from velro_graphql.errors import Unauthenticated
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class PersistedQueries:
     def __init__(self, *, known_file: Path | None, only_known: bool, max_bytes: int) -> None:
         self.only_known = only_known
         self._known: dict[str, str] = _read(known_file) if known_file else {}
-        self._learned = BoundedCache[str](max_bytes, _weight)
+        self._learned = BoundedCache[str, str](max_bytes, _weight)
 
     def find(self, sha256: str) -> str | None:
         if sha256 in self._known:

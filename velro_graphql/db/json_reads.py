@@ -9,11 +9,11 @@ the caller runs it in the operation's caller transaction, where row-level securi
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
+from velro_graphql.bounded_cache import BoundedCache
 from velro_graphql.db.read_model import (
     FORMAT_SQL,
     PLAN_PER_VALUE,
@@ -110,19 +110,15 @@ class _Statement:
 
 # Statements by plan object: plans are cached (api/compiled_plan.py), the same object for the
 # same document and variables, so a hot query's SQL text is built once.
-_STATEMENTS: OrderedDict[int, _Statement] = OrderedDict()
-_MAX_STATEMENTS = 512
+_STATEMENTS = BoundedCache[int, _Statement](512)
 
 
 def _statement(root: tuple[Field, ...]) -> _Statement:
     found = _STATEMENTS.get(id(root))
-    if found is not None and found.root is root:
-        _STATEMENTS.move_to_end(id(root))
-        return found
-    built = _STATEMENTS[id(root)] = _build(root)
-    if len(_STATEMENTS) > _MAX_STATEMENTS:
-        _STATEMENTS.popitem(last=False)
-    return built
+    if found is None or found.root is not root:
+        found = _build(root)
+        _STATEMENTS.put(id(root), found)
+    return found
 
 
 def _build(root: tuple[Field, ...]) -> _Statement:

@@ -12,7 +12,6 @@ to agree byte for byte.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from graphql import (
 
 from velro_graphql.api.live.execution import Selection
 from velro_graphql.api.types.relay import to_global_id
+from velro_graphql.bounded_cache import BoundedCache
 from velro_graphql.services.read_model import TABLES, Format, round_fraction
 
 State = Mapping[str, Any]
@@ -77,18 +77,15 @@ class StatePlans:
 
     def __init__(self, schema: GraphQLSchema, limit: int = 512) -> None:
         self._schema = schema
-        self._limit = limit
-        self._plans: OrderedDict[tuple[str, str | None, str], StatePlan | None] = OrderedDict()
+        self._plans = BoundedCache[tuple[str, str | None, str], StatePlan | None](limit)
 
     def plan(self, text: str, selection: Selection, type_name: str) -> StatePlan | None:
         """The plan of `selection`, whose document's text is `text`."""
         key = (text, selection.operation_name, type_name)
-        if key in self._plans:
-            self._plans.move_to_end(key)
-            return self._plans[key]
-        plan = self._plans[key] = plan_state(self._schema, selection, type_name)
-        if len(self._plans) > self._limit:
-            self._plans.popitem(last=False)
+        if key in self._plans:  # None too: the selection has no plan
+            return self._plans.get(key)
+        plan = plan_state(self._schema, selection, type_name)
+        self._plans.put(key, plan)
         return plan
 
 
