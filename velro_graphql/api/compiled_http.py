@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, get_operation_ast
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    get_operation_ast,
+)
 
 from velro_graphql.api.admission import Admission, Admitted, Request, cost_extension
 from velro_graphql.api.compiled import fetch_plan
@@ -35,11 +41,12 @@ _STREAMS = (b"multipart/", b"text/event-stream")
 
 @dataclass(frozen=True, slots=True)
 class _Read:
-    """A request the compiled path may answer: its document's operation and plan."""
+    """A request the compiled path may answer: its document, operation and plan."""
 
     query: str
     variables: dict[str, Any] | None
     name: str | None
+    document: DocumentNode
     operation: OperationDefinitionNode
     plan: Plan
 
@@ -101,22 +108,22 @@ class CompiledHTTP:
         if operation is None or operation.operation != OperationType.QUERY:
             return None
         plan = plan_for(self._schema, document.document, query, name, variables)
-        return _Read(query, variables, name, operation, plan) if isinstance(plan, tuple) else None
+        if not isinstance(plan, tuple):
+            return None
+        return _Read(query, variables, name, document.document, operation, plan)
 
     async def _admit(self, context: Context, read: _Read) -> Admitted | None:
         """The admission's steps for a read with no persisted query: its rules (only known
         documents, say), the cost (a query spends nothing there), then the budget; None when
         one refuses."""
         admission = self._admission
-        document = admission.documents.check(read.query).document
-        assert document is not None
         try:
             await admission.resolve(context, Request(read.query, read.variables, read.name))
-            cost = await admission.check(context, document, read.operation, read.variables)
+            cost = await admission.check(context, read.document, read.operation, read.variables)
             budget = await admission.spend(context)
         except (VelroError, GraphQLError):
             return None
-        return Admitted(read.query, document, read.operation, cost, budget)
+        return Admitted(read.query, read.document, read.operation, cost, budget)
 
 
 _KEYS = frozenset({"query", "variables", "operationName", "extensions"})
